@@ -1,0 +1,114 @@
+"""create_app(): the Litestar application with its plugins, routers and error handling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig
+
+from solomo import __version__
+from solomo.auth.controllers import ApiKeyController
+from solomo.auth.member_tokens import MemberTokenCodec
+from solomo.auth.middleware import AuthMiddleware
+from solomo.brands.controllers import BrandController
+from solomo.cli import SolomoCLIPlugin
+from solomo.config import MIGRATIONS_DIR, Settings, get_settings
+from solomo.db.engine import make_engine, resolve_database_url
+from solomo.errors import EXCEPTION_HANDLERS
+from solomo.members.controllers import MemberController
+from solomo.ops.health import Metrics, live, migration_heads, ready
+from solomo.ops.logs import RequestLogMiddleware, configure_logging
+
+UNAUTHENTICATED = ["^/health/", "^/metrics", "^/schema"]
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="SoLoMo API",
+        version=__version__,
+        description=(
+            "Location-aware marketing: stores and geofences, check-ins, offers and O2O coupons. "
+            "Send a brand API key (`sk_…`) or a member token as `Authorization: Bearer …`. "
+            "Errors are RFC 9457 problem details with a machine-readable `code`."
+        ),
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="A brand API key (sk_…), or a member token (JWT) from POST /v1/members/{id}/tokens.",
+                )
+            }
+        ),
+        security=[{"bearer": []}],
+        use_handler_docstrings=False,
+    )
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Litestar:
+    """Build the app. The database is only reached when a request (or the CLI) needs it."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    url = database_url or resolve_database_url(settings, start_local=False)
+    engine = make_engine(url, pool_size=settings.pool_size)
+    db_config = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit",
+        create_all=False,
+        alembic_config=AlembicAsyncConfig(
+            script_location=str(MIGRATIONS_DIR),
+            version_table_name="alembic_version",
+            render_as_batch=False,
+        ),
+    )
+    codec = MemberTokenCodec(
+        settings.member_token_keys,
+        settings.member_token_active_kid,
+        issuer=settings.member_token_issuer,
+        audience=settings.member_token_audience,
+        ttl_seconds=settings.member_token_ttl_seconds,
+    )
+    prometheus = PrometheusConfig(app_name="solomo", group_path=True, exclude=["^/metrics", "^/health/"])
+
+    def on_startup(app: Litestar) -> None:
+        app.state.migration_heads = migration_heads()
+
+    route_handlers: list[Any] = [
+        live,
+        ready,
+        Metrics,
+        BrandController,
+        ApiKeyController,
+        MemberController,
+    ]
+    return Litestar(
+        route_handlers=route_handlers,
+        plugins=[SQLAlchemyPlugin(config=db_config), SolomoCLIPlugin()],
+        dependencies={"member_token_codec": Provide(lambda: codec, use_cache=True, sync_to_thread=False)},
+        middleware=[
+            RequestLogMiddleware,
+            prometheus.middleware,
+            DefineMiddleware(AuthMiddleware, db_config=db_config, codec=codec, exclude=UNAUTHENTICATED),
+        ],
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        openapi_config=_openapi(),
+        on_startup=[on_startup],
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,105 @@
+"""Settings read from the environment (``SOLOMO_*``), resolved once per process."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+#: The checkout this package lives in; the local cluster and dev secrets live under ``.solomo/`` in it.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` as well as ``postgresql+asyncpg://``."""
+    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    msg = f"SOLOMO_DATABASE_URL must be a postgresql:// URL, got {url.split('://', 1)[0]}://…"
+    raise ValueError(msg)
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        msg = f"{name} must be an integer, got {raw!r}"
+        raise ValueError(msg) from exc
+
+
+def _signing_keys(local_dir: Path) -> tuple[dict[str, str], str]:
+    """Member-token signing keys: ``SOLOMO_MEMBER_TOKEN_KEYS`` is ``kid:secret[,kid:secret…]``, first one signs.
+
+    Older keys stay listed so tokens signed before a rotation verify until they expire. Without the
+    variable a development key is generated once under ``.solomo/`` so restarts keep tokens valid.
+    """
+    raw = os.environ.get("SOLOMO_MEMBER_TOKEN_KEYS", "").strip()
+    if not raw:
+        path = local_dir / "member-token-keys.json"
+        if path.exists():
+            stored = json.loads(path.read_text())
+            return dict(stored["keys"]), str(stored["active"])
+        kid = "dev-" + secrets.token_hex(4)
+        generated = {kid: secrets.token_urlsafe(48)}
+        local_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"keys": generated, "active": kid}))
+        path.chmod(0o600)
+        return generated, kid
+    keys: dict[str, str] = {}
+    active = ""
+    for item in raw.split(","):
+        kid, sep, secret = item.strip().partition(":")
+        if not sep or not kid or len(secret) < 32:
+            msg = "SOLOMO_MEMBER_TOKEN_KEYS must be kid:secret pairs with secrets of at least 32 characters"
+            raise ValueError(msg)
+        keys[kid] = secret
+        active = active or kid
+    return keys, active
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: asyncpg URL, or None to use the private cluster under ``local_dir``.
+    database_url: str | None
+    local_dir: Path
+    member_token_keys: dict[str, str] = field(repr=False)
+    member_token_active_kid: str = ""
+    member_token_ttl_seconds: int = 600
+    member_token_issuer: str = "solomo"
+    member_token_audience: str = "solomo-app"
+    #: Requests whose body is larger are answered 413 before they are read in full.
+    max_body_bytes: int = 1_048_576
+    pool_size: int = 10
+    log_level: str = "INFO"
+
+    @property
+    def uses_local_cluster(self) -> bool:
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        url = os.environ.get("SOLOMO_DATABASE_URL") or None
+        local_dir = Path(os.environ.get("SOLOMO_LOCAL_DIR") or PROJECT_ROOT / ".solomo")
+        keys, active = _signing_keys(local_dir)
+        return cls(
+            database_url=normalize_database_url(url) if url else None,
+            local_dir=local_dir,
+            member_token_keys=keys,
+            member_token_active_kid=active,
+            member_token_ttl_seconds=_int_env("SOLOMO_MEMBER_TOKEN_TTL_SECONDS", 600),
+            max_body_bytes=_int_env("SOLOMO_MAX_BODY_BYTES", 1_048_576),
+            pool_size=_int_env("SOLOMO_DB_POOL_SIZE", 10),
+            log_level=os.environ.get("SOLOMO_LOG_LEVEL", "INFO").upper(),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,7 @@
+"""Every table model, imported here so Alembic and relationships see one metadata."""
+
+from solomo.db.models.api_key import ApiKey
+from solomo.db.models.brand import Brand
+from solomo.db.models.member import Member
+
+__all__ = ["ApiKey", "Brand", "Member"]

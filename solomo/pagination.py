@@ -1,0 +1,36 @@
+"""Opaque keyset cursors: the sort key of the last row returned, so pages stay stable under inserts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar.params import Parameter
+
+from solomo.errors import invalid
+
+MAX_LIMIT = 500
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size (1 to 500).")]
+Cursor = Annotated[str | None, Parameter(description="`next_cursor` from the previous page.", max_length=200)]
+
+
+class _TimeIdCursor(msgspec.Struct, array_like=True):
+    at: datetime
+    id: uuid.UUID
+
+
+def encode_time_id(at: datetime, row_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(_TimeIdCursor(at, row_id))).decode().rstrip("=")
+
+
+def decode_time_id(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parsed = msgspec.json.decode(raw, type=_TimeIdCursor)
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise invalid("cursor", "not a cursor this API returned", source="query") from exc
+    return parsed.at, parsed.id
