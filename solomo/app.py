@@ -83,7 +83,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         audience=settings.member_token_audience,
         ttl_seconds=settings.member_token_ttl_seconds,
     )
-    prometheus = PrometheusConfig(app_name="solomo", group_path=True, exclude=["^/metrics", "^/health/"])
+    prometheus = PrometheusConfig(
+        app_name="solomo", prefix="solomo", group_path=True, exclude=["^/metrics", "^/health/"]
+    )
 
     def on_startup(app: Litestar) -> None:
         app.state.migration_heads = migration_heads()

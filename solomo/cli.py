@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from litestar.cli._utils import LitestarGroup  # the documented way to extend the CLI with a group
 from litestar.plugins import CLIPluginProtocol
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def demo_command(app: Litestar) -> None:
     _print_demo(_load_demo(app), "127.0.0.1", 8000)
 
 
-@click.group("brands", help="Create brands (tenants).")
+@click.group("brands", cls=LitestarGroup, help="Create brands (tenants).")
 def brands_group() -> None:
     pass
 
@@ -154,7 +155,9 @@ def brands_create(app: Litestar, name: str, timezone: str, as_json: bool) -> Non
         click.echo("The key is shown once; only its hash is stored.")
 
 
-@click.group("keys", help="API keys from the command line (for a brand locked out of its admin keys).")
+@click.group(
+    "keys", cls=LitestarGroup, help="API keys from the command line (for a brand locked out of its admin keys)."
+)
 def keys_group() -> None:
     pass
 

@@ -33,9 +33,13 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
+from sqlalchemy import exc as sa_exc
 
 PROBLEM_JSON = "application/problem+json"
+#: Failures to reach PostgreSQL (refused, socket gone, pool timeout): a 503 the client may retry, not a 500.
+_DATABASE_DOWN = (OSError, sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 logger = logging.getLogger("solomo.errors")
 
 _TITLES = {
@@ -66,7 +70,7 @@ _DEFAULT_CODES = {
 }
 
 
-class FieldError(msgspec.Struct, omit_defaults=True):
+class FieldError(msgspec.Struct):
     """One field at fault: ``field`` is a dotted path into the body, or the parameter's name."""
 
     field: str
@@ -227,6 +231,15 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             logger.error("server error", exc_info=exc)
             detail = "An internal error occurred" if status == HTTP_500_INTERNAL_SERVER_ERROR else detail
         return problem_response(request, status, code, detail, headers=exc.headers)
+    if isinstance(exc, _DATABASE_DOWN):
+        logger.error("database unavailable", exc_info=exc)
+        return problem_response(
+            request,
+            HTTP_503_SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "The database cannot be reached; try again shortly",
+            headers={"Retry-After": "5"},
+        )
     logger.exception("unhandled error", exc_info=exc)
     return problem_response(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred")
 

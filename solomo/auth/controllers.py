@@ -4,7 +4,8 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.guards import ADMIN
@@ -21,7 +22,7 @@ class ApiKeyController(Controller):
 
     @post(summary="Create an API key (the secret is in this answer only)")
     async def create_key(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, data: ApiKeyCreate
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[ApiKeyCreate]
     ) -> ApiKeyCreated:
         return await ApiKeyService(db_session, principal_of(request).brand_id).create(data)
 
@@ -29,7 +30,7 @@ class ApiKeyController(Controller):
     async def list_keys(
         self,
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
+        db_session: NamedDependency[AsyncSession],
         limit: Limit = 50,
         cursor: Cursor = None,
         include_revoked: Annotated[bool, Parameter(description="Also list revoked keys.")] = False,
@@ -38,5 +39,7 @@ class ApiKeyController(Controller):
         return await service.list(limit=limit, cursor=cursor, include_revoked=include_revoked)
 
     @delete("/{key_id:uuid}", summary="Revoke an API key at once")
-    async def revoke_key(self, request: Request[Any, Any, Any], db_session: AsyncSession, key_id: uuid.UUID) -> None:
+    async def revoke_key(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], key_id: FromPath[uuid.UUID]
+    ) -> None:
         await ApiKeyService(db_session, principal_of(request).brand_id).revoke(key_id)

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from alembic.script import ScriptDirectory
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.plugins.prometheus import PrometheusController
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
@@ -37,12 +38,12 @@ async def live() -> Live:
 
 
 @get("/health/ready", exclude_from_auth=True, tags=["Health"], summary="Database reachable and migrated to head")
-async def ready(request: Request[Any, Any, Any], db_engine: AsyncEngine) -> Response[Any]:
+async def ready(request: Request[Any, Any, Any], db_engine: NamedDependency[AsyncEngine]) -> Response[Any]:
     heads: frozenset[str] = request.app.state.migration_heads
     try:
         async with db_engine.connect() as conn:
             current = frozenset((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         return problem_response(
             request,
             HTTP_503_SERVICE_UNAVAILABLE,
