@@ -68,7 +68,8 @@ def _load_demo(app: Litestar) -> Any:
 
 
 def _print_demo(info: Any, host: str, port: int) -> None:
-    base = f"http://{host}:{port}"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    base = f"http://{shown}:{port}"
     click.echo("")
     click.echo(f"SoLoMo demo brand {info.brand_id}")
     click.echo(f"  API docs:      {base}/schema   (OpenAPI JSON at {base}/schema/openapi.json)")
