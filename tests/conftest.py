@@ -27,7 +27,7 @@ from solomo.db.engine import make_engine
 from solomo.db.migrate import upgrade
 from tests.databases import TestDatabases
 
-TEST_SIGNING_KEYS = {"test-1": "t" * 48, "test-0": "o" * 48}
+TEST_SIGNING_KEYS = {"test-1": "t" * 64, "test-0": "o" * 64}
 
 
 @pytest.fixture(scope="session")
