@@ -245,3 +245,19 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 EXCEPTION_HANDLERS: Mapping[type[Exception] | int, Any] = {Exception: handle_exception}
+
+
+def join_path(prefix: str, path: str) -> str:
+    """``location`` + ``coordinates[0]`` → ``location.coordinates[0]``; either may be empty."""
+    if not path:
+        return prefix
+    if not prefix:
+        return path
+    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
+
+
+def invalid_geometry(prefix: str, exc: Exception) -> ApiError:
+    """A 422 for a :class:`solomo.geo.GeometryError`, its path put under the request field ``prefix``."""
+    path = getattr(exc, "path", "")
+    message = getattr(exc, "message", str(exc))
+    return invalid(join_path(prefix, path), message, code="invalid_geometry")
