@@ -87,6 +87,7 @@ class SolomoCLIPlugin(CLIPluginProtocol):
         cli.add_command(brands_group)
         cli.add_command(keys_group)
         cli.add_command(openapi_command)
+        cli.add_command(geofences_group)
 
 
 @click.command("run", help="Serve the API with granian (migrates the local cluster first).")
@@ -192,6 +193,55 @@ def keys_create(app: Litestar, brand_id: str, role: str, name: str, store_ids: t
     except ApiError as exc:
         raise click.UsageError(str(exc.detail)) from exc
     click.echo(key.secret)
+
+
+@click.group("geofences", cls=LitestarGroup, help="Geofences from the command line.")
+def geofences_group() -> None:
+    pass
+
+
+@geofences_group.command("import", help="Import a GeoJSON FeatureCollection of fences for a brand, all or nothing.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--brand", "brand_id", required=True, help="Brand id.")
+def geofences_import(app: Litestar, path: Path, brand_id: str) -> None:
+    import uuid
+
+    import msgspec
+    from rich.progress import Progress
+
+    from solomo.auth.principal import Principal, Role
+    from solomo.errors import ApiError
+    from solomo.geo.geojson import FeatureCollection
+    from solomo.geofences.service import GeofenceService
+
+    try:
+        brand_uuid = uuid.UUID(brand_id)
+    except ValueError as exc:
+        raise click.BadParameter(f"not a UUID: {brand_id}", param_hint="--brand") from exc
+    try:
+        collection = msgspec.json.decode(path.read_bytes(), type=FeatureCollection)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise click.UsageError(f"{path} is not a GeoJSON FeatureCollection: {exc}") from exc
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"checking {len(collection.features)} features", total=len(collection.features))
+
+        async def work(session: AsyncSession) -> Any:
+            from solomo.brands.service import BrandService
+
+            await BrandService(session).get(brand_uuid)
+            service = GeofenceService(session, Principal(brand_uuid, Role.ADMIN))
+            return await service.import_collection(collection, progress=lambda n: progress.advance(task, n))
+
+        try:
+            result = _in_session(app, work)
+        except ApiError as exc:
+            progress.stop()
+            click.echo(f"error: {exc.detail}", err=True)
+            for error in exc.errors or []:
+                click.echo(f"  {error.field}: {error.message}", err=True)
+            sys.exit(1)
+    click.echo(f"imported {result.imported} geofences")
 
 
 @click.command("openapi", help="Write openapi/openapi.json from the app (or --check that it is current).")

@@ -117,6 +117,13 @@ class BrandContext:
         body: dict[str, Any] = response.json()
         return body
 
+    async def store(self, lon: float = 2.3522, lat: float = 48.8566, **fields: Any) -> dict[str, Any]:
+        body = {"name": "Store", "timezone": "Europe/Paris", "location": {"type": "Point", "coordinates": [lon, lat]}}
+        response = await self.client.post("/v1/stores", json=body | fields, headers=self.admin)
+        assert response.status_code == 201, response.text
+        store: dict[str, Any] = response.json()
+        return store
+
     async def member_token(self, member_id: str) -> str:
         response = await self.client.post(f"/v1/members/{member_id}/tokens", headers=self.admin)
         assert response.status_code == 201, response.text

@@ -85,6 +85,11 @@ async def test_key_scopes_are_checked_at_creation(brand: BrandContext) -> None:
     )
     assert stray.status_code == 422
     assert stray.json()["errors"][0]["field"] == "store_ids"
+    unknown = await client.post(
+        "/v1/api-keys", json={"name": "m", "role": "manager", "store_ids": [str(uuid.uuid4())]}, headers=brand.admin
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "store_ids[0]"
     bad_role = await client.post("/v1/api-keys", json={"name": "x", "role": "owner"}, headers=brand.admin)
     assert bad_role.status_code == 422
     assert bad_role.json()["errors"][0]["field"] == "role"

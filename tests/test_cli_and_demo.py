@@ -1,27 +1,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from solomo.demo import DEMO_KEYS, load_demo
-
-SOLOMO = str(Path(sys.executable).parent / "solomo")
-
-
-def _solomo(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOLOMO_DATABASE_URL": database_url, "SOLOMO_MEMBER_TOKEN_KEYS": "cli:" + "c" * 40}
-    return subprocess.run([SOLOMO, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+from tests.cli import run_solomo, run_solomo_async
 
 
 async def test_brands_create_prints_a_working_admin_key(database_url: str, client: AsyncTestClient[Litestar]) -> None:
-    done = _solomo(database_url, "brands", "create", "Cli Coffee", "--timezone", "Asia/Shanghai", "--json")
+    done = await run_solomo_async(
+        database_url, "brands", "create", "Cli Coffee", "--timezone", "Asia/Shanghai", "--json"
+    )
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout.strip().splitlines()[-1])
     answer = await client.get("/v1/brand", headers={"Authorization": f"Bearer {printed['admin_key']}"})
@@ -29,19 +21,19 @@ async def test_brands_create_prints_a_working_admin_key(database_url: str, clien
     assert answer.json()["id"] == printed["brand_id"]
     assert answer.json()["timezone"] == "Asia/Shanghai"
 
-    plain = _solomo(database_url, "brands", "create", "Plain Tea")
+    plain = await run_solomo_async(database_url, "brands", "create", "Plain Tea")
     assert plain.returncode == 0, plain.stderr
     assert "admin key: sk_" in plain.stdout
 
 
 def test_brands_create_refuses_a_bad_timezone(database_url: str) -> None:
-    done = _solomo(database_url, "brands", "create", "Bad", "--timezone", "Mars/Olympus")
+    done = run_solomo(database_url, "brands", "create", "Bad", "--timezone", "Mars/Olympus")
     assert done.returncode != 0
     assert "Mars/Olympus" in done.stderr
 
 
 def test_openapi_check_passes_on_the_committed_file(database_url: str) -> None:
-    done = _solomo(database_url, "openapi", "--check")
+    done = run_solomo(database_url, "openapi", "--check")
     assert done.returncode == 0, done.stderr
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.conftest import BrandContext
@@ -23,9 +25,8 @@ async def test_role_matrix(brand: BrandContext, role: str, expected: dict[str, i
     elif role == "member":
         headers = brand.bearer(await brand.member_token(member["id"]))
     else:
-        import uuid
-
-        headers = brand.bearer(await brand.key(role, store_ids=[uuid.uuid4()] if role == "manager" else None))
+        store_ids = [uuid.UUID((await brand.store())["id"])] if role == "manager" else None
+        headers = brand.bearer(await brand.key(role, store_ids=store_ids))
     client = brand.client
     got = {
         "get_brand": (await client.get("/v1/brand", headers=headers)).status_code,

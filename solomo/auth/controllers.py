@@ -36,7 +36,7 @@ class ApiKeyController(Controller):
         include_revoked: Annotated[bool, Parameter(description="Also list revoked keys.")] = False,
     ) -> ApiKeyPage:
         service = ApiKeyService(db_session, principal_of(request).brand_id)
-        return await service.list(limit=limit, cursor=cursor, include_revoked=include_revoked)
+        return await service.page(limit=limit, cursor=cursor, include_revoked=include_revoked)
 
     @delete("/{key_id:uuid}", summary="Revoke an API key at once")
     async def revoke_key(

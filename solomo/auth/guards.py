@@ -32,4 +32,6 @@ def allow(*roles: Role) -> Guard:
 
 ADMIN = allow(Role.ADMIN)
 STAFF = allow(Role.ADMIN, Role.MANAGER, Role.MARKETER)
+#: Those who may change stores and fences (managers only within their scope, checked per store).
+MANAGERS = allow(Role.ADMIN, Role.MANAGER)
 MEMBER = allow(Role.MEMBER)

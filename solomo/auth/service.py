@@ -9,12 +9,13 @@ import msgspec
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solomo.auth.principal import Role
+from solomo.auth.principal import Principal, Role
 from solomo.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage
 from solomo.auth.secrets import display_prefix, hash_secret, new_api_key_secret
 from solomo.db.models import ApiKey
 from solomo.errors import conflict, invalid, not_found
 from solomo.pagination import decode_time_id, encode_time_id
+from solomo.stores.service import StoreService
 
 
 def _out(key: ApiKey) -> ApiKeyOut:
@@ -39,6 +40,10 @@ class ApiKeyService:
             raise invalid("store_ids", "a manager key needs at least one store")
         if data.role != Role.MANAGER.value and data.store_ids:
             raise invalid("store_ids", "only manager keys are scoped to stores")
+        missing = await StoreService(self.session, Principal(self.brand_id, Role.ADMIN)).missing_ids(data.store_ids)
+        if missing:
+            index = data.store_ids.index(missing[0])
+            raise invalid(f"store_ids[{index}]", f"no store {missing[0]} in this brand")
         secret = secret or new_api_key_secret()
         key = ApiKey(
             brand_id=self.brand_id,
@@ -53,7 +58,7 @@ class ApiKeyService:
         await self.session.refresh(key)
         return ApiKeyCreated(**msgspec.structs.asdict(_out(key)), secret=secret)
 
-    async def list(self, *, limit: int, cursor: str | None, include_revoked: bool) -> ApiKeyPage:
+    async def page(self, *, limit: int, cursor: str | None, include_revoked: bool) -> ApiKeyPage:
         query = select(ApiKey).where(ApiKey.brand_id == self.brand_id)
         if not include_revoked:
             query = query.where(ApiKey.revoked_at.is_(None))

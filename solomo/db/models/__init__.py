@@ -2,6 +2,8 @@
 
 from solomo.db.models.api_key import ApiKey
 from solomo.db.models.brand import Brand
+from solomo.db.models.geofence import Geofence
 from solomo.db.models.member import Member
+from solomo.db.models.store import Store
 
-__all__ = ["ApiKey", "Brand", "Member"]
+__all__ = ["ApiKey", "Brand", "Geofence", "Member", "Store"]
