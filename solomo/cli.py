@@ -75,6 +75,9 @@ def _print_demo(info: Any, host: str, port: int) -> None:
     click.echo(f"  API docs:      {base}/schema   (OpenAPI JSON at {base}/schema/openapi.json)")
     for role, secret in info.keys.items():
         click.echo(f"  {role:<9} key: {secret}")
+    click.echo(
+        f"  demo stores:   {len(info.store_ids)} (the manager key runs {', '.join(str(s) for s in info.store_ids[:3])})"
+    )
     click.echo(f"  demo members:  {', '.join(str(m) for m in info.member_ids)}")
     click.echo(f"  try:           curl -s -H 'Authorization: Bearer {info.keys['admin']}' {base}/v1/brand")
     click.echo("")

@@ -48,7 +48,22 @@ async def test_demo_is_idempotent_and_its_keys_work(
         await session.commit()
     assert first.brand_id == second.brand_id
     assert first.member_ids == second.member_ids
+    assert first.store_ids == second.store_ids
+    assert len(first.store_ids) == 200
     for role, secret in DEMO_KEYS.items():
         answer = await client.get("/v1/brand", headers={"Authorization": f"Bearer {secret}"})
         assert answer.status_code == 200, role
         assert answer.json()["id"] == str(first.brand_id)
+    admin = {"Authorization": f"Bearer {DEMO_KEYS['admin']}"}
+    fences = (await client.get("/v1/geofences", params={"limit": 500}, headers=admin)).json()["features"]
+    assert len(fences) == 200
+    assert {f["properties"]["kind"] for f in fences} == {"circle", "polygon"}
+    assert all(f["properties"]["area_m2"] < 1e6 for f in fences)  # shop- and mall-sized, well under the cap
+    manager = {"Authorization": f"Bearer {DEMO_KEYS['manager']}"}
+    managed = (await client.get("/v1/stores", headers=manager)).json()["items"]
+    assert len(managed) == 3
+    # Shanghai's stores: the nearest store to the city centre is one of the manager's.
+    near = (
+        await client.get("/v1/stores/nearby", params={"lon": 121.47, "lat": 31.23, "radius_m": 20000}, headers=admin)
+    ).json()
+    assert near["items"][0]["store"]["id"] in {s["id"] for s in managed}
