@@ -21,11 +21,10 @@ from solomo.auth.schemas import ApiKeyCreate
 from solomo.auth.secrets import hash_secret
 from solomo.auth.service import ApiKeyService
 from solomo.brands.service import BrandService
-from solomo.db.models import ApiKey
+from solomo.db.models import ApiKey, Member
+from solomo.demo_members import load_demo_members
 from solomo.geo.geojson import Feature, FeatureCollection, Point
 from solomo.geofences.service import GeofenceService
-from solomo.members.schemas import MemberUpsert
-from solomo.members.service import MemberService
 from solomo.stores.schemas import StoreCreate
 from solomo.stores.service import StoreService
 
@@ -39,6 +38,8 @@ DEMO_KEYS = {
 }
 DEMO_COUNTRY = "CN"
 DEMO_STORE_COUNT = 200
+#: Members the README tour and `solomo demo` name.
+DEMO_TOUR_MEMBERS = ["demo-0001", "demo-0002", "demo-0003"]
 #: The demo manager runs the stores of the largest city.
 DEMO_MANAGER_STORES = 3
 
@@ -66,11 +67,14 @@ async def load_demo(session: AsyncSession) -> DemoInfo:
         else:
             # A demo key revoked while playing with the API comes back with the demo.
             await session.execute(text("UPDATE api_keys SET revoked_at = NULL WHERE id = :id"), {"id": known})
-    members = MemberService(session, brand.id)
-    member_ids = []
-    for n, name in enumerate(["Li Wei", "Wang Fang", "Zhang Min"], start=1):
-        member, _ = await members.upsert(MemberUpsert(external_id=f"demo-{n:04d}", display_name=name))
-        member_ids.append(member.id)
+    await load_demo_members(session, brand.id)
+    member_ids = list(
+        await session.scalars(
+            select(Member.id)
+            .where(Member.brand_id == brand.id, Member.external_id.in_(DEMO_TOUR_MEMBERS))
+            .order_by(Member.external_id)
+        )
+    )
     return DemoInfo(brand_id=brand.id, keys=dict(DEMO_KEYS), member_ids=member_ids, store_ids=store_ids)
 
 

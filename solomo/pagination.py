@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 import msgspec
 from litestar.params import Parameter
@@ -34,3 +35,19 @@ def decode_time_id(cursor: str) -> tuple[datetime, uuid.UUID]:
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise invalid("cursor", "not a cursor this API returned", source="query") from exc
     return parsed.at, parsed.id
+
+
+class _Keyed(Protocol):
+    created_at: datetime
+    id: uuid.UUID
+
+
+K = TypeVar("K", bound=_Keyed)
+
+
+def split_page(rows: Sequence[K], limit: int) -> tuple[list[K], str | None]:
+    """Rows fetched with ``LIMIT limit + 1`` → the page, and a cursor if there is more."""
+    if len(rows) <= limit:
+        return list(rows), None
+    last = rows[limit - 1]
+    return list(rows[:limit]), encode_time_id(last.created_at, last.id)

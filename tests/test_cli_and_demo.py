@@ -59,6 +59,11 @@ async def test_demo_is_idempotent_and_its_keys_work(
     assert len(fences) == 200
     assert {f["properties"]["kind"] for f in fences} == {"circle", "polygon"}
     assert all(f["properties"]["area_m2"] < 1e6 for f in fences)  # shop- and mall-sized, well under the cap
+    members = (await client.get("/v1/members", params={"limit": 500, "provider": "douyin"}, headers=admin)).json()
+    assert len(members["items"]) == 500  # thousands of demo members, hundreds on douyin alone
+    assert members["next_cursor"] is not None
+    assert any(m["referred_by"] for m in members["items"])
+    assert all(m["social_accounts"] for m in members["items"])
     manager = {"Authorization": f"Bearer {DEMO_KEYS['manager']}"}
     managed = (await client.get("/v1/stores", headers=manager)).json()["items"]
     assert len(managed) == 3

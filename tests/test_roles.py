@@ -14,7 +14,7 @@ from tests.conftest import BrandContext
     [
         ("admin", {"get_brand": 200, "patch_brand": 200, "keys": 200, "mint": 201, "member": 200, "me": 403}),
         ("marketer", {"get_brand": 200, "patch_brand": 403, "keys": 403, "mint": 403, "member": 200, "me": 403}),
-        ("manager", {"get_brand": 200, "patch_brand": 403, "keys": 403, "mint": 403, "member": 200, "me": 403}),
+        ("manager", {"get_brand": 200, "patch_brand": 403, "keys": 403, "mint": 403, "member": 403, "me": 403}),
         ("member", {"get_brand": 403, "patch_brand": 403, "keys": 403, "mint": 403, "member": 403, "me": 200}),
     ],
 )

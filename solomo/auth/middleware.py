@@ -31,7 +31,7 @@ _MEMBER_LOOKUP = text(
     """
     SELECT token_version
     FROM members
-    WHERE id = :member_id AND brand_id = :brand_id
+    WHERE id = :member_id AND brand_id = :brand_id AND merged_into_id IS NULL AND erased_at IS NULL
     """
 )
 

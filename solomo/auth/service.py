@@ -14,7 +14,7 @@ from solomo.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPa
 from solomo.auth.secrets import display_prefix, hash_secret, new_api_key_secret
 from solomo.db.models import ApiKey
 from solomo.errors import conflict, invalid, not_found
-from solomo.pagination import decode_time_id, encode_time_id
+from solomo.pagination import decode_time_id, split_page
 from solomo.stores.service import StoreService
 
 
@@ -68,9 +68,8 @@ class ApiKeyService:
         rows = (
             await self.session.scalars(query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(limit + 1))
         ).all()
-        items = [_out(k) for k in rows[:limit]]
-        next_cursor = encode_time_id(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-        return ApiKeyPage(items=items, next_cursor=next_cursor)
+        keys, next_cursor = split_page(rows, limit)
+        return ApiKeyPage(items=[_out(k) for k in keys], next_cursor=next_cursor)
 
     async def revoke(self, key_id: uuid.UUID) -> datetime:
         """Revoke a key; the last live admin key of a brand stays, so nobody locks the brand out."""

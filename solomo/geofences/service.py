@@ -28,7 +28,7 @@ from solomo.geofences.schemas import (
     ImportProperties,
     ImportResult,
 )
-from solomo.pagination import decode_time_id, encode_time_id
+from solomo.pagination import decode_time_id, split_page
 from solomo.stores.service import StoreService
 
 #: Features in one import; larger sets are split by the client (or the CLI) into several files.
@@ -37,7 +37,7 @@ MAX_IMPORT_FEATURES = 10_000
 _COLUMNS = """
     g.id, g.store_id, g.name, g.kind, g.radius_m, g.dwell_seconds, g.active, g.area_m2, g.vertex_count,
     g.created_at, g.updated_at,
-    ST_AsGeoJSON(CASE WHEN g.kind = 'circle' THEN g.center ELSE g.geom END, 7) AS geometry_json
+    ST_AsGeoJSON(CASE WHEN g.kind = 'circle' THEN g.center ELSE g.geom END, 9) AS geometry_json
 """
 _GET = text(f"SELECT {_COLUMNS} FROM geofences g WHERE g.brand_id = :brand_id AND g.id = :id")
 _INSERT = text(
@@ -233,9 +233,8 @@ class GeofenceService:
         if "scope" in params:
             query = query.bindparams(bindparam("scope", type_=ARRAY(UUID(as_uuid=True))))
         rows = (await self.session.execute(query, params)).all()
-        features = [feature_of(r) for r in rows[:limit]]
-        next_cursor = encode_time_id(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-        return GeofenceCollection(features=features, next_cursor=next_cursor)
+        page, next_cursor = split_page(rows, limit)
+        return GeofenceCollection(features=[feature_of(r) for r in page], next_cursor=next_cursor)
 
     # -- bulk import ------------------------------------------------------------------------
     async def import_collection(

@@ -19,7 +19,7 @@ from solomo.errors import ApiError, FieldError, forbidden, invalid_geometry, not
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
 from solomo.geo.validate import validate_point
-from solomo.pagination import decode_time_id, encode_time_id
+from solomo.pagination import decode_time_id, split_page
 from solomo.stores.schemas import NearbyStore, NearbyStores, StoreCreate, StoreOut, StorePage, StorePatch
 from solomo.timezones import check_timezone
 
@@ -134,9 +134,8 @@ class StoreService:
         if "scope" in params:
             query = query.bindparams(bindparam("scope", type_=ARRAY(UUID(as_uuid=True))))
         rows = (await self.session.execute(query, params)).all()
-        items = [store_out(r) for r in rows[:limit]]
-        next_cursor = encode_time_id(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-        return StorePage(items=items, next_cursor=next_cursor)
+        page, next_cursor = split_page(rows, limit)
+        return StorePage(items=[store_out(r) for r in page], next_cursor=next_cursor)
 
     async def nearby(self, *, lon: float, lat: float, radius_m: float, limit: int) -> NearbyStores:
         lon, lat = _lon_lat(Point(coordinates=[lon, lat]), "")

@@ -3,7 +3,16 @@
 from solomo.db.models.api_key import ApiKey
 from solomo.db.models.brand import Brand
 from solomo.db.models.geofence import Geofence
-from solomo.db.models.member import Member
+from solomo.db.models.member import SOCIAL_PROVIDERS, ConsentEvent, Member, SocialAccount
 from solomo.db.models.store import Store
 
-__all__ = ["ApiKey", "Brand", "Geofence", "Member", "Store"]
+__all__ = [
+    "SOCIAL_PROVIDERS",
+    "ApiKey",
+    "Brand",
+    "ConsentEvent",
+    "Geofence",
+    "Member",
+    "SocialAccount",
+    "Store",
+]
