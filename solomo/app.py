@@ -23,6 +23,7 @@ from solomo.auth.controllers import ApiKeyController
 from solomo.auth.member_tokens import MemberTokenCodec
 from solomo.auth.middleware import AuthMiddleware
 from solomo.brands.controllers import BrandController
+from solomo.checkins.controllers import CheckinController
 from solomo.cli import SolomoCLIPlugin
 from solomo.config import MIGRATIONS_DIR, Settings, get_settings
 from solomo.db.engine import make_engine, resolve_database_url
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         StoreController,
         StoreGeofenceController,
         GeofenceController,
+        CheckinController,
     ]
     return Litestar(
         route_handlers=route_handlers,

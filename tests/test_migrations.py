@@ -23,7 +23,7 @@ def test_upgrade_from_empty_and_downgrade_back(databases: TestDatabases) -> None
     assert {r[0] for r in fetch(url, _OWN_TABLES)} == set()
     upgrade(url)
     tables = {r[0] for r in fetch(url, _OWN_TABLES)}
-    assert set(Base.metadata.tables) | {"alembic_version"} == tables
+    assert set(Base.metadata.tables) | {"alembic_version", "checkins_default"} == tables
     downgrade(url, "base")
     assert {r[0] for r in fetch(url, _OWN_TABLES)} == {"alembic_version"}
     assert fetch(url, "SELECT count(*) FROM alembic_version") == [(0,)]
@@ -47,5 +47,12 @@ def test_migrations_match_the_models(database_url: str) -> None:
         finally:
             await engine.dispose()
 
-    differences = [d for d in asyncio.run(run()) if not (isinstance(d, tuple) and d[0] == "remove_table")]
+    def on_a_partition(diff: object) -> bool:
+        # Partitions (and the indexes they inherit) are tables of their own that no model describes.
+        if not isinstance(diff, tuple) or diff[0] not in ("remove_table", "remove_index"):
+            return False
+        table = diff[1] if diff[0] == "remove_table" else diff[1].table
+        return str(table.name).startswith("checkins_")
+
+    differences = [d for d in asyncio.run(run()) if not on_a_partition(d)]
     assert differences == []

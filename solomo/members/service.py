@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.member_tokens import MemberTokenCodec
 from solomo.auth.principal import Principal, Role
+from solomo.checkins.service import CheckinService
 from solomo.db.models import ConsentEvent, Member, SocialAccount
 from solomo.errors import ApiError, conflict, invalid, not_found
 from solomo.members.referral_codes import new_referral_code, normalise
@@ -426,6 +427,7 @@ class MemberService:
             .where(Member.brand_id == self.brand_id, Member.referred_by_id == merged.id)
             .values(referred_by_id=survivor.id)
         )
+        await CheckinService(self.session, self.principal).merge_members(survivor.id, merged.id)
         for field in ("display_name", "phone", "email", "tier"):
             if getattr(survivor, field) is None:
                 setattr(survivor, field, getattr(merged, field))
@@ -507,6 +509,7 @@ class MemberService:
                 updated_at=func.now(),
             )
         )
+        await CheckinService(self.session, self.principal).erase_members(ids)
         await self.session.execute(update(Member).where(Member.id == member.id).values(erased_at=func.now()))
 
     async def mint_token(self, member_id: uuid.UUID, codec: MemberTokenCodec) -> MemberToken:

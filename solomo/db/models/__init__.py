@@ -2,6 +2,7 @@
 
 from solomo.db.models.api_key import ApiKey
 from solomo.db.models.brand import Brand
+from solomo.db.models.checkin import Checkin, CheckinMatch, FenceState, IdempotencyKey
 from solomo.db.models.geofence import Geofence
 from solomo.db.models.member import SOCIAL_PROVIDERS, ConsentEvent, Member, SocialAccount
 from solomo.db.models.store import Store
@@ -10,8 +11,12 @@ __all__ = [
     "SOCIAL_PROVIDERS",
     "ApiKey",
     "Brand",
+    "Checkin",
+    "CheckinMatch",
     "ConsentEvent",
+    "FenceState",
     "Geofence",
+    "IdempotencyKey",
     "Member",
     "SocialAccount",
     "Store",

@@ -1,0 +1,199 @@
+"""Check-ins: the hot path is one call to the SQL function ``solomo_record_check_in`` (migration 0007).
+
+Python checks only what needs no database (the point, the time window); matching, fraud flags, fence
+state, rate limit and consent are decided in SQL, in one round trip, under a lock on the member row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND, HTTP_429_TOO_MANY_REQUESTS
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solomo.auth.principal import Principal
+from solomo.checkins.schemas import CheckinIn, CheckinOut, CheckinPage, CheckinResult, FenceExit, FenceMatch
+from solomo.errors import ApiError, invalid, invalid_geometry
+from solomo.geo.errors import GeometryError
+from solomo.geo.geojson import Point
+from solomo.geo.validate import validate_point
+from solomo.pagination import decode_time_id, encode_time_id
+
+MAX_AHEAD = timedelta(minutes=5)
+MAX_AGE = timedelta(hours=24)
+
+_RECORD = text(
+    "SELECT CAST(solomo_record_check_in(:brand_id, :member_id, :lon, :lat, :accuracy, :recorded_at, :mocked, :source)"
+    " AS text)"
+)
+
+
+class _Answer(msgspec.Struct):
+    status: str
+    retry_after: int = 0
+    id: uuid.UUID | None = None
+    recorded_at: datetime | None = None
+    received_at: datetime | None = None
+    flags: list[str] = []
+    matches: list[FenceMatch] = []
+    exits: list[FenceExit] = []
+
+
+_ANSWER = msgspec.json.Decoder(_Answer)
+
+_LIST = text(
+    """
+    SELECT c.id, c.recorded_at, c.received_at, ST_X(c.location::geometry) AS lon, ST_Y(c.location::geometry) AS lat,
+           ST_X(c.coarse_location::geometry) AS coarse_lon, ST_Y(c.coarse_location::geometry) AS coarse_lat,
+           c.accuracy_m, c.mocked, c.source, c.flags,
+           coalesce((SELECT jsonb_agg(jsonb_build_object('fence_id', m.fence_id, 'store_id', m.store_id,
+                                                         'event', m.event) ORDER BY m.fence_id)
+                     FROM checkin_matches m WHERE m.checkin_id = c.id), '[]')::text AS matches
+    FROM checkins c
+    WHERE c.brand_id = :brand_id AND c.member_id = :member_id
+      AND (CAST(:at AS timestamptz) IS NULL OR (c.recorded_at, c.id) < (CAST(:at AS timestamptz), CAST(:after AS uuid)))
+    ORDER BY c.recorded_at DESC, c.id DESC
+    LIMIT :limit
+    """
+)
+
+
+class _Match(msgspec.Struct):
+    fence_id: uuid.UUID
+    store_id: uuid.UUID
+    event: str | None
+
+
+_MATCHES = msgspec.json.Decoder(list[_Match])
+
+
+def check_recorded_at(recorded_at: datetime, now: datetime) -> None:
+    if recorded_at > now + MAX_AHEAD:
+        raise invalid("recorded_at", "is more than 5 minutes in the future (check the device clock)")
+    if recorded_at < now - MAX_AGE:
+        raise invalid("recorded_at", "is more than 24 hours old: too late to count")
+
+
+class CheckinService:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.brand_id = principal.brand_id
+        self.principal = principal
+
+    async def record(self, data: CheckinIn) -> CheckinResult:
+        member_id = self.principal.member_id
+        assert member_id is not None  # the route takes member tokens only
+        try:
+            point = validate_point(data.location)
+        except GeometryError as exc:
+            raise invalid_geometry("location", exc) from exc
+        check_recorded_at(data.recorded_at, datetime.now(UTC))
+        raw = (
+            await self.session.execute(
+                _RECORD,
+                {
+                    "brand_id": self.brand_id,
+                    "member_id": member_id,
+                    "lon": float(point.x),
+                    "lat": float(point.y),
+                    "accuracy": data.accuracy_m,
+                    "recorded_at": data.recorded_at,
+                    "mocked": data.mocked,
+                    "source": data.source,
+                },
+            )
+        ).scalar_one()
+        answer = _ANSWER.decode(raw)
+        if answer.status == "consent_required":
+            raise ApiError(HTTP_403_FORBIDDEN, "consent_required", "The member has not given location consent")
+        if answer.status == "rate_limited":
+            raise ApiError(
+                HTTP_429_TOO_MANY_REQUESTS,
+                "rate_limited",
+                f"Too many check-ins: try again in {answer.retry_after} s",
+                headers={"Retry-After": str(answer.retry_after)},
+            )
+        if answer.status != "recorded" or answer.id is None:
+            raise ApiError(HTTP_404_NOT_FOUND, "member_not_found", "The member no longer exists")
+        assert answer.recorded_at is not None
+        assert answer.received_at is not None
+        return CheckinResult(
+            id=answer.id,
+            recorded_at=answer.recorded_at,
+            received_at=answer.received_at,
+            flags=answer.flags,  # type: ignore[arg-type]
+            matches=answer.matches,
+            exits=answer.exits,
+        )
+
+    async def page(self, member_id: uuid.UUID, *, limit: int, cursor: str | None) -> CheckinPage:
+        at, after = decode_time_id(cursor) if cursor else (None, None)
+        rows = (
+            await self.session.execute(
+                _LIST,
+                {"brand_id": self.brand_id, "member_id": member_id, "at": at, "after": after, "limit": limit + 1},
+            )
+        ).all()
+        items = [_checkin_out(r) for r in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        return CheckinPage(items=items, next_cursor=encode_time_id(last.recorded_at, last.id) if last else None)
+
+    # -- member lifecycle (called by the members service) -----------------------------------
+    async def erase_members(self, member_ids: Sequence[uuid.UUID]) -> None:
+        """Erasure: coordinates, fence state and idempotency records go; matches and flags stay (anonymous)."""
+        params = {"brand_id": self.brand_id, "ids": list(member_ids)}
+        for statement in _ERASE:
+            await self.session.execute(statement, params)
+
+    async def merge_members(self, survivor: uuid.UUID, merged: uuid.UUID) -> None:
+        params = {"brand_id": self.brand_id, "survivor": survivor, "merged": merged}
+        for statement in _MERGE:
+            await self.session.execute(statement, params)
+
+
+def _ids(sql: str) -> Any:
+    return text(sql).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+
+
+_ERASE = [
+    _ids(
+        "UPDATE checkins SET location = NULL, coarse_location = NULL, source = NULL"
+        " WHERE brand_id = :brand_id AND member_id = ANY(:ids)"
+    ),
+    _ids("DELETE FROM fence_states WHERE brand_id = :brand_id AND member_id = ANY(:ids)"),
+    _ids("DELETE FROM idempotency_keys WHERE brand_id = :brand_id AND caller = ANY(CAST(CAST(:ids AS uuid[]) AS text[]))"),
+]
+_MERGE = [
+    text("UPDATE checkins SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
+    text("UPDATE checkin_matches SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
+    # Where both were inside the same fence, the survivor's state stands.
+    text(
+        "DELETE FROM fence_states f WHERE f.brand_id = :brand_id AND f.member_id = :merged AND EXISTS"
+        " (SELECT 1 FROM fence_states s WHERE s.member_id = :survivor AND s.fence_id = f.fence_id)"
+    ),
+    text("UPDATE fence_states SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
+    text("DELETE FROM idempotency_keys WHERE brand_id = :brand_id AND caller = CAST(CAST(:merged AS uuid) AS text)"),
+]
+
+
+def _checkin_out(row: Any) -> CheckinOut:
+    matches = _MATCHES.decode(row.matches)
+    return CheckinOut(
+        id=row.id,
+        recorded_at=row.recorded_at,
+        received_at=row.received_at,
+        location=Point(coordinates=[row.lon, row.lat]) if row.lon is not None else None,
+        coarse_location=Point(coordinates=[row.coarse_lon, row.coarse_lat]) if row.coarse_lon is not None else None,
+        accuracy_m=row.accuracy_m,
+        mocked=row.mocked,
+        source=row.source,
+        flags=list(row.flags),
+        matches=[FenceMatch(m.fence_id, m.store_id, m.event) for m in matches if m.event != "exit"],  # type: ignore[arg-type]
+        exits=[FenceExit(m.fence_id, m.store_id) for m in matches if m.event == "exit"],
+    )
