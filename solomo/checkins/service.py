@@ -167,7 +167,9 @@ _ERASE = [
         " WHERE brand_id = :brand_id AND member_id = ANY(:ids)"
     ),
     _ids("DELETE FROM fence_states WHERE brand_id = :brand_id AND member_id = ANY(:ids)"),
-    _ids("DELETE FROM idempotency_keys WHERE brand_id = :brand_id AND caller = ANY(CAST(CAST(:ids AS uuid[]) AS text[]))"),
+    _ids(
+        "DELETE FROM idempotency_keys WHERE brand_id = :brand_id AND caller = ANY(CAST(CAST(:ids AS uuid[]) AS text[]))"
+    ),
 ]
 _MERGE = [
     text("UPDATE checkins SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
