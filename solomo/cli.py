@@ -91,6 +91,7 @@ class SolomoCLIPlugin(CLIPluginProtocol):
         cli.add_command(keys_group)
         cli.add_command(openapi_command)
         cli.add_command(geofences_group)
+        cli.add_command(maintenance_group)
 
 
 @click.command("run", help="Serve the API with granian (migrates the local cluster first).")
@@ -245,6 +246,48 @@ def geofences_import(app: Litestar, path: Path, brand_id: str) -> None:
                 click.echo(f"  {error.field}: {error.message}", err=True)
             sys.exit(1)
     click.echo(f"imported {result.imported} geofences")
+
+
+@click.group("maintenance", cls=LitestarGroup, help="Data retention and housekeeping (safe while the API serves).")
+def maintenance_group() -> None:
+    pass
+
+
+@maintenance_group.command("purge", help="Coarsen raw check-in coordinates older than each brand's retention days.")
+@click.option("--batch", default=5000, show_default=True, help="Rows per short transaction.")
+@click.option(
+    "--delete", "delete_coordinates", is_flag=True, help="Delete coordinates instead of keeping a ~1 km grid."
+)
+def maintenance_purge(app: Litestar, batch: int, delete_coordinates: bool) -> None:
+    from solomo.checkins.retention import purge
+
+    async def work() -> Any:
+        engine = _db_config(app).get_engine()
+        try:
+            return await purge(engine, batch=batch, keep_coarse=not delete_coordinates)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(work())
+    verb = "deleted" if delete_coordinates else "coarsened"
+    click.echo(f"{verb} the coordinates of {report.coarsened} check-ins")
+    click.echo(f"removed {report.expired_keys} expired idempotency keys")
+
+
+@maintenance_group.command("partitions", help="Create monthly check-in partitions ahead of time.")
+@click.option("--months-ahead", default=3, show_default=True, type=click.IntRange(0, 24))
+def maintenance_partitions(app: Litestar, months_ahead: int) -> None:
+    from solomo.checkins.retention import ensure_partitions
+
+    async def work() -> list[str]:
+        engine = _db_config(app).get_engine()
+        try:
+            return await ensure_partitions(engine, months_ahead=months_ahead)
+        finally:
+            await engine.dispose()
+
+    for line in asyncio.run(work()) or ["all partitions exist"]:
+        click.echo(line)
 
 
 @click.command("openapi", help="Write openapi/openapi.json from the app (or --check that it is current).")
