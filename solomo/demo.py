@@ -68,6 +68,16 @@ async def load_demo(session: AsyncSession) -> DemoInfo:
             # A demo key revoked while playing with the API comes back with the demo.
             await session.execute(text("UPDATE api_keys SET revoked_at = NULL WHERE id = :id"), {"id": known})
     await load_demo_members(session, brand.id)
+    # The README tour checks in as demo-0001: it must have consented (random demo members may not have).
+    await session.execute(
+        text(
+            "UPDATE members SET consent_location = true, consent_marketing = true,"
+            " consent_location_at = coalesce(consent_location_at, now()),"
+            " consent_marketing_at = coalesce(consent_marketing_at, now())"
+            " WHERE brand_id = :b AND external_id = ANY(:ids) AND NOT (consent_location AND consent_marketing)"
+        ),
+        {"b": brand.id, "ids": DEMO_TOUR_MEMBERS},
+    )
     member_ids = list(
         await session.scalars(
             select(Member.id)
