@@ -29,11 +29,11 @@ from solomo.config import MIGRATIONS_DIR, Settings, get_settings
 from solomo.db.engine import make_engine, resolve_database_url
 from solomo.errors import EXCEPTION_HANDLERS
 from solomo.geofences.controllers import GeofenceController, StoreGeofenceController
+from solomo.input_checks import check_input
 from solomo.members.controllers import MemberController
 from solomo.ops.health import Metrics, live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
 from solomo.stores.controllers import StoreController
-from solomo.strict_bodies import check_body_strictly
 
 UNAUTHENTICATED = ["^/health/", "^/metrics", "^/schema"]
 
@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         exception_handlers=dict(EXCEPTION_HANDLERS),
         openapi_config=_openapi(),
         on_startup=[on_startup],
-        before_request=check_body_strictly,
+        before_request=check_input,
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         debug=False,

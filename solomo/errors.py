@@ -231,6 +231,13 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             logger.error("server error", exc_info=exc)
             detail = "An internal error occurred" if status == HTTP_500_INTERNAL_SERVER_ERROR else detail
         return problem_response(request, status, code, detail, headers=exc.headers)
+    if isinstance(exc, sa_exc.DBAPIError) and str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+        # A data exception (value out of range, bad encoding…) that validation should have caught: still the
+        # client's input, so a 422 rather than a 500, and logged so the missing check gets written.
+        logger.warning("database refused a value", exc_info=exc)
+        return problem_response(
+            request, HTTP_422_UNPROCESSABLE_ENTITY, "invalid_value", "A value was refused as malformed"
+        )
     if isinstance(exc, _DATABASE_DOWN):
         logger.error("database unavailable", exc_info=exc)
         return problem_response(

@@ -31,7 +31,7 @@ class SocialAccountIn(Input):
     uid: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="The provider's user id (openid…).")]
     union_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     handle: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    followers: Annotated[int, msgspec.Meta(ge=0, le=10_000_000_000)] | None = None
+    followers: Annotated[int, msgspec.Meta(ge=0, le=2_147_483_647)] | None = None
 
 
 class ConsentIn(Input):
