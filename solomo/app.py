@@ -31,6 +31,7 @@ from solomo.errors import EXCEPTION_HANDLERS
 from solomo.geofences.controllers import GeofenceController, StoreGeofenceController
 from solomo.input_checks import check_input
 from solomo.members.controllers import MemberController
+from solomo.offers.controllers import CampaignController, OfferController
 from solomo.ops.health import Metrics, live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
 from solomo.stores.controllers import StoreController
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         StoreGeofenceController,
         GeofenceController,
         CheckinController,
+        CampaignController,
+        OfferController,
     ]
     return Litestar(
         route_handlers=route_handlers,

@@ -5,12 +5,14 @@ from solomo.db.models.brand import Brand
 from solomo.db.models.checkin import Checkin, CheckinMatch, FenceState, IdempotencyKey
 from solomo.db.models.geofence import Geofence
 from solomo.db.models.member import SOCIAL_PROVIDERS, ConsentEvent, Member, SocialAccount
+from solomo.db.models.offer import Campaign, Offer
 from solomo.db.models.store import Store
 
 __all__ = [
     "SOCIAL_PROVIDERS",
     "ApiKey",
     "Brand",
+    "Campaign",
     "Checkin",
     "CheckinMatch",
     "ConsentEvent",
@@ -18,6 +20,7 @@ __all__ = [
     "Geofence",
     "IdempotencyKey",
     "Member",
+    "Offer",
     "SocialAccount",
     "Store",
 ]

@@ -1,0 +1,268 @@
+"""Offers: what a campaign offers, where, to whom, when and with which coupon; validated as a whole."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, bindparam, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solomo.auth.principal import Principal
+from solomo.db.models import Offer
+from solomo.errors import FieldError, forbidden, invalid_many, not_found
+from solomo.offers.campaigns import CampaignService
+from solomo.offers.schemas import (
+    CouponTerms,
+    Limits,
+    OfferCreate,
+    OfferOut,
+    OfferPage,
+    OfferPatch,
+    When,
+    Where,
+    Who,
+)
+from solomo.pagination import decode_time_id, split_page
+from solomo.stores.service import StoreService
+
+_MISSING_FENCES = text(
+    """
+    SELECT wanted.id FROM unnest(CAST(:ids AS uuid[])) AS wanted(id)
+    WHERE NOT EXISTS (SELECT 1 FROM geofences g WHERE g.brand_id = :brand_id AND g.id = wanted.id)
+    """
+).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+
+
+def offer_out(offer: Offer) -> OfferOut:
+    return OfferOut(
+        id=offer.id,
+        campaign_id=offer.campaign_id,
+        title=offer.title,
+        description=offer.description,
+        image_url=offer.image_url,
+        active=offer.active,
+        where=Where(target=offer.target, store_ids=list(offer.store_ids), geofence_ids=list(offer.geofence_ids)),  # type: ignore[arg-type]
+        who=Who(
+            tags=list(offer.audience_tags),
+            tiers=list(offer.audience_tiers),
+            provider=offer.audience_provider,  # type: ignore[arg-type]
+            min_followers=offer.min_followers,
+            joined_within_days=offer.joined_within_days,
+        ),
+        when=msgspec.convert({"weekly_hours": offer.weekly_hours}, When),
+        trigger=offer.trigger,  # type: ignore[arg-type]
+        coupon=CouponTerms(
+            kind=offer.coupon_kind,  # type: ignore[arg-type]
+            percent_off=float(offer.percent_off) if offer.percent_off is not None else None,
+            amount_off=float(offer.amount_off) if offer.amount_off is not None else None,
+            currency=offer.currency,
+            free_item=offer.free_item,
+            validity_minutes=offer.validity_minutes,
+            redeemable_at=offer.redeemable_at,  # type: ignore[arg-type]
+            requires_visit=offer.requires_visit,
+        ),
+        limits=Limits(
+            total=offer.total_limit, per_member=offer.per_member_limit, per_member_per_day=offer.per_member_daily_limit
+        ),
+        shareable=offer.shareable,
+        created_at=offer.created_at,
+        updated_at=offer.updated_at,
+    )
+
+
+def _section_columns(where: Where, who: Who, when: When, coupon: CouponTerms, limits: Limits) -> dict[str, Any]:
+    return {
+        "target": where.target,
+        "store_ids": sorted(set(where.store_ids)),
+        "geofence_ids": sorted(set(where.geofence_ids)),
+        "audience_tags": sorted(set(who.tags)),
+        "audience_tiers": sorted(set(who.tiers)),
+        "audience_provider": who.provider,
+        "min_followers": who.min_followers,
+        "joined_within_days": who.joined_within_days,
+        "weekly_hours": msgspec.to_builtins(when.weekly_hours) if when.weekly_hours is not None else None,
+        "coupon_kind": coupon.kind,
+        "percent_off": Decimal(str(coupon.percent_off)) if coupon.percent_off is not None else None,
+        "amount_off": Decimal(str(coupon.amount_off)) if coupon.amount_off is not None else None,
+        "currency": coupon.currency,
+        "free_item": coupon.free_item,
+        "validity_minutes": coupon.validity_minutes,
+        "redeemable_at": coupon.redeemable_at,
+        "requires_visit": coupon.requires_visit,
+        "total_limit": limits.total,
+        "per_member_limit": limits.per_member,
+        "per_member_daily_limit": limits.per_member_per_day,
+    }
+
+
+def _when_errors(when: When) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for index, window in enumerate(when.weekly_hours or []):
+        if window.start == window.end:
+            errors.append(FieldError(f"when.weekly_hours[{index}].end", "a window must not start and end at once"))
+        if len(set(window.days)) != len(window.days):
+            errors.append(FieldError(f"when.weekly_hours[{index}].days", "a day is listed twice"))
+    return errors
+
+
+_COUPON_FIELDS = {"percent": ["percent_off"], "amount": ["amount_off", "currency"], "free_item": ["free_item"]}
+
+
+def _coupon_errors(coupon: CouponTerms) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for field in ("percent_off", "amount_off", "currency", "free_item"):
+        given = getattr(coupon, field) is not None
+        if field in _COUPON_FIELDS[coupon.kind] and not given:
+            errors.append(FieldError(f"coupon.{field}", f"required for a {coupon.kind} coupon"))
+        if field not in _COUPON_FIELDS[coupon.kind] and given:
+            errors.append(FieldError(f"coupon.{field}", f"not used by a {coupon.kind} coupon"))
+    return errors
+
+
+def _limit_errors(limits: Limits) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if limits.per_member and limits.total and limits.per_member > limits.total:
+        errors.append(FieldError("limits.per_member", "cannot exceed the total"))
+    if limits.per_member_per_day and limits.per_member and limits.per_member_per_day > limits.per_member:
+        errors.append(FieldError("limits.per_member_per_day", "cannot exceed the per-member limit"))
+    return errors
+
+
+class OfferService:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.brand_id = principal.brand_id
+
+    async def _check(self, where: Where, when: When, coupon: CouponTerms, limits: Limits) -> None:
+        """Rules that span fields: every broken one is reported, each naming its field."""
+        errors = [
+            *await self._where_errors(where),
+            *_when_errors(when),
+            *_coupon_errors(coupon),
+            *_limit_errors(limits),
+        ]
+        if errors:
+            raise invalid_many(errors, "; ".join(f"{e.field}: {e.message}" for e in errors))
+
+    async def _where_errors(self, where: Where) -> list[FieldError]:
+        errors: list[FieldError] = []
+        if where.target == "stores" and not where.store_ids:
+            errors.append(FieldError("where.store_ids", "an offer for some stores needs at least one store"))
+        if where.target == "geofences" and not where.geofence_ids:
+            errors.append(FieldError("where.geofence_ids", "an offer for some geofences needs at least one geofence"))
+        if where.target != "stores" and where.store_ids:
+            errors.append(FieldError("where.store_ids", "only for target 'stores'"))
+        if where.target != "geofences" and where.geofence_ids:
+            errors.append(FieldError("where.geofence_ids", "only for target 'geofences'"))
+        for missing in await StoreService(self.session, self.principal).missing_ids(where.store_ids):
+            errors.append(
+                FieldError(f"where.store_ids[{where.store_ids.index(missing)}]", "no such store in this brand")
+            )
+        if where.geofence_ids:
+            rows = await self.session.execute(_MISSING_FENCES, {"brand_id": self.brand_id, "ids": where.geofence_ids})
+            errors += [
+                FieldError(f"where.geofence_ids[{where.geofence_ids.index(r.id)}]", "no such geofence in this brand")
+                for r in rows
+            ]
+        return errors
+
+    async def create(self, data: OfferCreate) -> OfferOut:
+        await CampaignService(self.session, self.principal).find(data.campaign_id, field="campaign_id")
+        await self._check(data.where, data.when, data.coupon, data.limits)
+        offer = Offer(
+            brand_id=self.brand_id,
+            campaign_id=data.campaign_id,
+            title=data.title,
+            description=data.description,
+            image_url=data.image_url,
+            trigger=data.trigger,
+            shareable=data.shareable,
+            active=data.active,
+            **_section_columns(data.where, data.who, data.when, data.coupon, data.limits),
+        )
+        self.session.add(offer)
+        await self.session.flush()
+        await self.session.refresh(offer)
+        return offer_out(offer)
+
+    async def _find(self, offer_id: uuid.UUID) -> Offer:
+        offer = await self.session.scalar(select(Offer).where(Offer.id == offer_id, Offer.brand_id == self.brand_id))
+        if offer is None:
+            raise not_found("offer")
+        if self.principal.store_scope is not None and not await self._serves_scope(offer):
+            raise forbidden("This offer is not served at this key's stores", code="store_out_of_scope")
+        return offer
+
+    async def _serves_scope(self, offer: Offer) -> bool:
+        scope = self.principal.store_scope or frozenset()
+        if offer.target == "all_stores" or set(offer.store_ids) & scope:
+            return True
+        if offer.target == "geofences":
+            fenced = await self.session.scalar(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM geofences"
+                    " WHERE brand_id = :b AND id = ANY(:f) AND store_id = ANY(:s))"
+                ).bindparams(
+                    bindparam("f", type_=ARRAY(UUID(as_uuid=True))), bindparam("s", type_=ARRAY(UUID(as_uuid=True)))
+                ),
+                {"b": self.brand_id, "f": list(offer.geofence_ids), "s": list(scope)},
+            )
+            return bool(fenced)
+        return False
+
+    async def get(self, offer_id: uuid.UUID) -> OfferOut:
+        return offer_out(await self._find(offer_id))
+
+    async def update(self, offer_id: uuid.UUID, patch: OfferPatch) -> OfferOut:
+        offer = await self._find(offer_id)
+        current = offer_out(offer)
+        changes = patch.changes()
+        where = patch.where if isinstance(patch.where, Where) else current.where
+        who = patch.who if isinstance(patch.who, Who) else current.who
+        when = patch.when if isinstance(patch.when, When) else current.when
+        coupon = patch.coupon if isinstance(patch.coupon, CouponTerms) else current.coupon
+        limits = patch.limits if isinstance(patch.limits, Limits) else current.limits
+        await self._check(where, when, coupon, limits)
+        for field in ("title", "description", "image_url", "trigger", "shareable", "active"):
+            if field in changes:
+                setattr(offer, field, changes[field])
+        for column, value in _section_columns(where, who, when, coupon, limits).items():
+            setattr(offer, column, value)
+        await self.session.flush()
+        await self.session.refresh(offer)
+        return offer_out(offer)
+
+    async def page(
+        self, *, limit: int, cursor: str | None, campaign_id: uuid.UUID | None, active: bool | None
+    ) -> OfferPage:
+        query = select(Offer).where(Offer.brand_id == self.brand_id)
+        if campaign_id:
+            query = query.where(Offer.campaign_id == campaign_id)
+        if active is not None:
+            query = query.where(Offer.active == active)
+        scope = self.principal.store_scope
+        if scope is not None:
+            fenced = text(
+                "EXISTS (SELECT 1 FROM geofences g WHERE g.brand_id = offers.brand_id"
+                " AND g.id = ANY(offers.geofence_ids) AND g.store_id = ANY(:scope))"
+            ).bindparams(bindparam("scope", value=list(scope), type_=ARRAY(UUID(as_uuid=True))))
+            query = query.where(
+                or_(
+                    Offer.target == "all_stores",
+                    Offer.store_ids.overlap(list(scope)),
+                    and_(Offer.target == "geofences", fenced),
+                )
+            )
+        if cursor:
+            at, after = decode_time_id(cursor)
+            query = query.where(or_(Offer.created_at < at, and_(Offer.created_at == at, Offer.id < after)))
+        rows = (
+            await self.session.scalars(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(limit + 1))
+        ).all()
+        offers, next_cursor = split_page(rows, limit)
+        return OfferPage(items=[offer_out(o) for o in offers], next_cursor=next_cursor)
