@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from litestar import Litestar
@@ -26,6 +26,9 @@ from solomo.config import Settings
 from solomo.db.engine import make_engine
 from solomo.db.migrate import upgrade
 from tests.databases import TestDatabases
+
+if TYPE_CHECKING:
+    from tests.scenes import Scene
 
 TEST_SIGNING_KEYS = {"test-1": "t" * 64, "test-0": "o" * 64}
 
@@ -148,3 +151,11 @@ async def brand(client: AsyncTestClient[Litestar], sessions: async_sessionmaker[
 @pytest.fixture
 async def other_brand(client: AsyncTestClient[Litestar], sessions: async_sessionmaker[AsyncSession]) -> BrandContext:
     return await make_brand(client, sessions, "Brand B")
+
+
+@pytest.fixture
+async def scene(brand: BrandContext) -> Scene:
+    """The brand with a consenting member, a store in Paris, and check-in helpers."""
+    from tests.scenes import make_scene  # tests.scenes builds on BrandContext, defined above
+
+    return await make_scene(brand)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from solomo.checkins.retention import ensure_partitions, purge
 from tests.cli import run_solomo_async
 from tests.conftest import BrandContext
-from tests.test_checkins import PARIS, make_scene
+from tests.scenes import PARIS, make_scene
 
 
 async def test_purge_coarsens_old_coordinates_and_keeps_matches_and_flags(

@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.Column("audience_provider", sa.String(), nullable=True),
         sa.Column("min_followers", sa.Integer(), nullable=True),
         sa.Column("joined_within_days", sa.Integer(), nullable=True),
-        sa.Column("weekly_hours", postgresql.JSONB(), nullable=True),
+        sa.Column("weekly_hours", postgresql.JSONB(none_as_null=True), nullable=True),
         sa.Column("trigger", sa.String(), nullable=False),
         sa.Column("coupon_kind", sa.String(), nullable=False),
         sa.Column("percent_off", sa.Numeric(5, 2), nullable=True),
@@ -87,6 +87,7 @@ def upgrade() -> None:
             name="coupon_terms",
         ),
         sa.CheckConstraint("validity_minutes > 0", name="validity_minutes"),
+        sa.CheckConstraint("weekly_hours IS NULL OR jsonb_typeof(weekly_hours) = 'array'", name="weekly_hours"),
         sa.CheckConstraint(
             "coalesce(total_limit, 1) > 0 AND coalesce(per_member_limit, 1) > 0"
             " AND coalesce(per_member_daily_limit, 1) > 0",

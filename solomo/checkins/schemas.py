@@ -43,10 +43,11 @@ class FenceExit(msgspec.Struct):
 
 
 class AvailableOffer(msgspec.Struct):
-    """An offer this check-in made claimable (filled in by the offers issue)."""
+    """An offer this check-in made claimable, at the store whose fence fired it, until ``eligible_until``."""
 
     offer_id: uuid.UUID
     title: str
+    store_id: uuid.UUID
     eligible_until: datetime
 
 

@@ -18,7 +18,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
-from solomo.checkins.schemas import CheckinIn, CheckinOut, CheckinPage, CheckinResult, FenceExit, FenceMatch
+from solomo.checkins.schemas import (
+    AvailableOffer,
+    CheckinIn,
+    CheckinOut,
+    CheckinPage,
+    CheckinResult,
+    FenceExit,
+    FenceMatch,
+)
 from solomo.errors import ApiError, invalid, invalid_geometry
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
@@ -43,6 +51,7 @@ class _Answer(msgspec.Struct):
     flags: list[str] = []
     matches: list[FenceMatch] = []
     exits: list[FenceExit] = []
+    offers: list[AvailableOffer] = []
 
 
 _ANSWER = msgspec.json.Decoder(_Answer)
@@ -130,6 +139,7 @@ class CheckinService:
             flags=answer.flags,  # type: ignore[arg-type]
             matches=answer.matches,
             exits=answer.exits,
+            offers=answer.offers,
         )
 
     async def page(self, member_id: uuid.UUID, *, limit: int, cursor: str | None) -> CheckinPage:

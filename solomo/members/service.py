@@ -201,7 +201,6 @@ class MemberService:
                 brand_id=self.brand_id,
                 external_id=data.external_id,
                 referral_code=new_referral_code(),
-                **({"joined_at": data.joined_at} if data.joined_at else {}),
             )
             try:
                 async with self.session.begin_nested():
@@ -266,6 +265,9 @@ class MemberService:
                 setattr(member, field, value)
         if data.tags is not None:
             member.tags = sorted(set(data.tags))
+        if data.joined_at is not None:
+            # The brand's back end knows when the member really joined (an import from its CRM, say).
+            member.joined_at = data.joined_at
         if data.consent is not None:
             await self._apply_consent(member, data.consent)
         if data.referred_by is not None:

@@ -8,16 +8,18 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solomo.auth.guards import STAFF, allow
+from solomo.auth.guards import MEMBER, STAFF, allow
 from solomo.auth.middleware import principal_of
 from solomo.auth.principal import Role
 from solomo.offers.campaigns import CampaignService
+from solomo.offers.nearby import MAX_RADIUS_M, nearby_offers
 from solomo.offers.schemas import (
     CampaignCreate,
     CampaignOut,
     CampaignPage,
     CampaignPatch,
     CampaignStatus,
+    NearbyOffers,
     OfferCreate,
     OfferOut,
     OfferPage,
@@ -94,6 +96,18 @@ class OfferController(Controller):
     ) -> OfferPage:
         service = OfferService(db_session, principal_of(request))
         return await service.page(limit=limit, cursor=cursor, campaign_id=campaign_id, active=active)
+
+    @get("/nearby", guards=[MEMBER], summary="Offers at stores near the member, nearest first (browsing only)")
+    async def offers_nearby(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        lon: Annotated[float, Parameter(ge=-180, le=180, description="Longitude (WGS 84).")],
+        lat: Annotated[float, Parameter(ge=-90, le=90, description="Latitude (WGS 84).")],
+        radius_m: Annotated[float, Parameter(gt=0, le=MAX_RADIUS_M, description="Search radius (m).")] = 2000,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    ) -> NearbyOffers:
+        return await nearby_offers(db_session, principal_of(request), lon=lon, lat=lat, radius_m=radius_m, limit=limit)
 
     @get("/{offer_id:uuid}", guards=[STAFF], summary="One offer")
     async def get_offer(

@@ -161,3 +161,19 @@ class OfferOut(msgspec.Struct):
 class OfferPage(msgspec.Struct):
     items: list[OfferOut]
     next_cursor: str | None
+
+
+class NearbyOffer(msgspec.Struct):
+    offer_id: uuid.UUID
+    title: str
+    description: str | None
+    coupon: CouponTerms
+    store_id: uuid.UUID
+    store_name: str
+    distance_m: float
+
+
+class NearbyOffers(msgspec.Struct):
+    """Offers to browse near a point: nothing here is claimable without a check-in (or a share code)."""
+
+    items: list[NearbyOffer]

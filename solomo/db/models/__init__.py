@@ -3,6 +3,7 @@
 from solomo.db.models.api_key import ApiKey
 from solomo.db.models.brand import Brand
 from solomo.db.models.checkin import Checkin, CheckinMatch, FenceState, IdempotencyKey
+from solomo.db.models.eligibility import OfferEligibility, OfferImpression
 from solomo.db.models.geofence import Geofence
 from solomo.db.models.member import SOCIAL_PROVIDERS, ConsentEvent, Member, SocialAccount
 from solomo.db.models.offer import Campaign, Offer
@@ -21,6 +22,8 @@ __all__ = [
     "IdempotencyKey",
     "Member",
     "Offer",
+    "OfferEligibility",
+    "OfferImpression",
     "SocialAccount",
     "Store",
 ]

@@ -54,6 +54,7 @@ class Offer(Base):
             name="coupon_terms",
         ),
         CheckConstraint("validity_minutes > 0", name="validity_minutes"),
+        CheckConstraint("weekly_hours IS NULL OR jsonb_typeof(weekly_hours) = 'array'", name="weekly_hours"),
         CheckConstraint(
             "coalesce(total_limit, 1) > 0 AND coalesce(per_member_limit, 1) > 0"
             " AND coalesce(per_member_daily_limit, 1) > 0",
@@ -81,7 +82,8 @@ class Offer(Base):
     min_followers: Mapped[int | None]
     joined_within_days: Mapped[int | None]
     # when: weekly hours in each store's own time zone; null means whenever the campaign runs
-    weekly_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # none_as_null: "always" must be SQL NULL, not the JSON value null, for `weekly_hours IS NULL` to mean it.
+    weekly_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB(none_as_null=True))
     trigger: Mapped[str]
     # the coupon, copied onto each coupon at claim
     coupon_kind: Mapped[str]
