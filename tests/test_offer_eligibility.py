@@ -311,3 +311,50 @@ async def test_weekly_hours_in_store_local_time(
             {"h": json.dumps(hours), "t": datetime.fromisoformat(instant), "z": zone},
         )
     assert got is inside
+
+
+async def test_merge_and_erasure_cover_offer_data(scene: Scene) -> None:
+    await fence_at(scene)
+    c = await campaign(scene.brand)
+    await offer(scene, c["id"])
+    await scene.ok(*PARIS)
+    twin = await scene.brand.member("twin")
+    twin_token = await scene.brand.member_token(twin["id"])
+    await scene.brand.client.patch(
+        f"/v1/members/{twin['id']}", json={"consent": {"location": True, "marketing": True}}, headers=scene.brand.admin
+    )
+    body = {
+        "location": {"type": "Point", "coordinates": list(PARIS)},
+        "accuracy_m": 5,
+        "recorded_at": datetime.now(UTC).isoformat(),
+    }
+    assert (
+        await scene.brand.client.post("/v1/checkins", json=body, headers=scene.brand.bearer(twin_token))
+    ).status_code == 201
+    merged = await scene.brand.client.post(
+        f"/v1/members/{scene.member['id']}/merge", json={"from": twin["id"]}, headers=scene.brand.admin
+    )
+    assert merged.status_code == 200, merged.text
+    async with scene.brand.sessions() as session:
+        counts = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM offer_eligibility WHERE member_id = :m) AS granted,"
+                    " (SELECT count(*) FROM offer_impressions WHERE member_id = :m) AS shown,"
+                    " (SELECT count(*) FROM offer_impressions WHERE member_id = :t) AS left_behind"
+                ),
+                {"m": scene.member["id"], "t": twin["id"]},
+            )
+        ).one()
+    assert (counts.granted, counts.shown, counts.left_behind) == (1, 1, 0)  # one grant, one impression a day
+    assert (
+        await scene.brand.client.delete(f"/v1/members/{scene.member['id']}", headers=scene.brand.admin)
+    ).status_code == 204
+    async with scene.brand.sessions() as session:
+        granted = await session.scalar(
+            text("SELECT count(*) FROM offer_eligibility WHERE member_id = :m"), {"m": scene.member["id"]}
+        )
+        shown = await session.scalar(
+            text("SELECT count(*) FROM offer_impressions WHERE member_id = :m"), {"m": scene.member["id"]}
+        )
+    assert (granted, shown) == (0, 1)  # the grant goes; the count stays, on the anonymous tombstone

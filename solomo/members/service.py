@@ -35,6 +35,7 @@ from solomo.members.schemas import (
     SocialAccountIn,
     SocialAccountOut,
 )
+from solomo.offers.members import erase_member_offers, merge_member_offers
 from solomo.pagination import decode_time_id, split_page
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
@@ -430,6 +431,7 @@ class MemberService:
             .values(referred_by_id=survivor.id)
         )
         await CheckinService(self.session, self.principal).merge_members(survivor.id, merged.id)
+        await merge_member_offers(self.session, self.brand_id, survivor.id, merged.id)
         for field in ("display_name", "phone", "email", "tier"):
             if getattr(survivor, field) is None:
                 setattr(survivor, field, getattr(merged, field))
@@ -512,6 +514,7 @@ class MemberService:
             )
         )
         await CheckinService(self.session, self.principal).erase_members(ids)
+        await erase_member_offers(self.session, self.brand_id, ids)
         await self.session.execute(update(Member).where(Member.id == member.id).values(erased_at=func.now()))
 
     async def mint_token(self, member_id: uuid.UUID, codec: MemberTokenCodec) -> MemberToken:

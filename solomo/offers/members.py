@@ -1,0 +1,52 @@
+"""What merge and erasure do to a member's offer data (called by the members service).
+
+Impressions are counts for stats: erasure keeps them on the anonymous tombstone. Eligibility is a live
+grant: erasure drops it. Merging moves both to the survivor, keeping the longer grant and one
+impression per offer and day.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_MERGE = [
+    text(
+        """
+        UPDATE offer_eligibility s
+           SET eligible_until = greatest(s.eligible_until, m.eligible_until)
+          FROM offer_eligibility m
+         WHERE s.member_id = :survivor AND m.member_id = :merged AND s.offer_id = m.offer_id
+           AND s.brand_id = :brand_id AND m.brand_id = :brand_id
+        """
+    ),
+    text(
+        "DELETE FROM offer_eligibility m WHERE m.brand_id = :brand_id AND m.member_id = :merged AND EXISTS"
+        " (SELECT 1 FROM offer_eligibility s WHERE s.member_id = :survivor AND s.offer_id = m.offer_id)"
+    ),
+    text("UPDATE offer_eligibility SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
+    text(
+        "DELETE FROM offer_impressions m WHERE m.brand_id = :brand_id AND m.member_id = :merged AND EXISTS"
+        " (SELECT 1 FROM offer_impressions s"
+        "  WHERE s.member_id = :survivor AND s.offer_id = m.offer_id AND s.day = m.day)"
+    ),
+    text("UPDATE offer_impressions SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
+]
+_ERASE = text("DELETE FROM offer_eligibility WHERE brand_id = :brand_id AND member_id = ANY(:ids)").bindparams(
+    bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
+)
+
+
+async def merge_member_offers(
+    session: AsyncSession, brand_id: uuid.UUID, survivor: uuid.UUID, merged: uuid.UUID
+) -> None:
+    for statement in _MERGE:
+        await session.execute(statement, {"brand_id": brand_id, "survivor": survivor, "merged": merged})
+
+
+async def erase_member_offers(session: AsyncSession, brand_id: uuid.UUID, member_ids: Sequence[uuid.UUID]) -> None:
+    await session.execute(_ERASE, {"brand_id": brand_id, "ids": list(member_ids)})
