@@ -244,3 +244,34 @@ async def test_nearby_uses_the_knn_index(brand: BrandContext) -> None:
     assert "Order By: (location <-> " in plan, plan
     items = await _nearby(brand, 2.35, 48.85, radius_m=50_000, limit=50)
     assert [i["distance_m"] for i in items] == sorted(i["distance_m"] for i in items)
+
+
+async def test_a_store_with_history_is_archived_not_deleted(scene: Any) -> None:
+    brand = scene.brand
+    fence = await scene.fence({"geometry": {"type": "Point", "coordinates": list(PARIS)}, "radius_m": 200})
+    assert (await scene.ok(*PARIS))["matches"] != []
+    url = f"/v1/stores/{scene.store['id']}"
+    assert (await brand.client.delete(url, headers=brand.admin)).status_code == 204
+    archived = await brand.client.get(url, headers=brand.admin)
+    assert archived.status_code == 200  # history still points at it
+    assert archived.json()["archived_at"] is not None
+    assert (await brand.client.get("/v1/stores", headers=brand.admin)).json()["items"] == []
+    listed = (await brand.client.get("/v1/stores", params={"include_archived": True}, headers=brand.admin)).json()
+    assert [s["id"] for s in listed["items"]] == [scene.store["id"]]
+    assert (await _nearby(brand, *PARIS))[:1] == []
+    assert (await brand.client.get(f"/v1/geofences/{fence['id']}", headers=brand.admin)).json()["properties"][
+        "active"
+    ] is False
+    assert (await scene.ok(*PARIS, after_s=600))["matches"] == []  # its fences no longer match
+    refused = await brand.client.patch(url, json={"name": "again"}, headers=brand.admin)
+    assert (refused.status_code, refused.json()["code"]) == (409, "store_archived")
+    new_fence = await brand.client.post(
+        f"{url}/geofences", json={"name": "x", "geometry": {"type": "Point", "coordinates": list(PARIS)}, "radius_m": 50},
+        headers=brand.admin,
+    )  # fmt: skip
+    assert new_fence.status_code == 409
+    assert (await brand.client.delete(url, headers=brand.admin)).status_code == 204  # already archived: no-op
+
+    unvisited = await brand.store(name="never visited")
+    assert (await brand.client.delete(f"/v1/stores/{unvisited['id']}", headers=brand.admin)).status_code == 204
+    assert (await brand.client.get(f"/v1/stores/{unvisited['id']}", headers=brand.admin)).status_code == 404

@@ -154,6 +154,14 @@ class CheckinService:
         last = rows[limit - 1] if len(rows) > limit else None
         return CheckinPage(items=items, next_cursor=encode_time_id(last.recorded_at, last.id) if last else None)
 
+    async def store_has_visits(self, store_id: uuid.UUID) -> bool:
+        """Whether any check-in matched one of the store's fences (history that deleting would orphan)."""
+        found = await self.session.scalar(
+            text("SELECT EXISTS (SELECT 1 FROM checkin_matches WHERE brand_id = :brand_id AND store_id = :store_id)"),
+            {"brand_id": self.brand_id, "store_id": store_id},
+        )
+        return bool(found)
+
     # -- member lifecycle (called by the members service) -----------------------------------
     async def erase_members(self, member_ids: Sequence[uuid.UUID]) -> None:
         """Erasure: coordinates, fence state and idempotency records go; matches and flags stay (anonymous)."""

@@ -135,7 +135,7 @@ class GeofenceService:
         return feature_of(await self._row(fence_id))
 
     async def create(self, store_id: uuid.UUID, data: GeofenceCreate) -> GeofenceFeature:
-        await self.stores.require(store_id)
+        await self.stores.require(store_id, writable=True)
         fence = prepare_fence(data.geometry, data.radius_m, area_cap_km2=await self._area_cap_km2())
         params = {
             "brand_id": self.brand_id,
@@ -148,6 +148,7 @@ class GeofenceService:
 
     async def update(self, fence_id: uuid.UUID, patch: GeofencePatch) -> GeofenceFeature:
         row = await self._row(fence_id)
+        await self.stores.require(row.store_id, writable=True)
         changes = patch.changes()
         params: dict[str, Any] = {"brand_id": self.brand_id, "id": fence_id}
         sets = [f"{c} = :{c}" for c in ("name", "dwell_seconds", "active") if c in changes]
@@ -257,6 +258,7 @@ class GeofenceService:
         by_ref = await self.stores.ids_by_external_ref(refs)
         wanted_ids = sorted({p.store_id for p in props if isinstance(p, ImportProperties) and p.store_id})
         unknown_ids: set[uuid.UUID] = set(await self.stores.missing_ids(wanted_ids))
+        archived = await self.stores.archived_ids({*wanted_ids, *by_ref.values()})
         rows: list[dict[str, Any]] = []
         for i, (feature, p) in enumerate(zip(features, props, strict=True)):
             if progress:
@@ -268,6 +270,9 @@ class GeofenceService:
             if store_id is None or store_id in unknown_ids:
                 field = "store_id" if p.store_id else "store_external_ref"
                 errors.append(FieldError(f"{where}.properties.{field}", "no such store in this brand"))
+                continue
+            if store_id in archived:
+                errors.append(FieldError(f"{where}.properties.{field_name(p)}", "the store is archived"))
                 continue
             if not self.principal.may_use_store(store_id):
                 errors.append(FieldError(f"{where}.properties.{field_name(p)}", "this key is not scoped to that store"))

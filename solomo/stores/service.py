@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
 from solomo.auth.principal import Principal
+from solomo.checkins.service import CheckinService
 from solomo.errors import ApiError, FieldError, forbidden, invalid_geometry, not_found
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
@@ -106,9 +107,12 @@ class StoreService:
             raise forbidden("This key is not scoped to that store", code="store_out_of_scope")
         return row
 
-    async def require(self, store_id: uuid.UUID) -> None:
-        """404 unless the store is the brand's, 403 unless the caller's scope includes it."""
-        await self._row(store_id)
+    async def require(self, store_id: uuid.UUID, *, writable: bool = False) -> None:
+        """404 unless the store is the brand's, 403 unless the caller's scope includes it; 409 if archived
+        and the caller means to change it."""
+        row = await self._row(store_id)
+        if writable and row.archived_at is not None:
+            raise _archived()
 
     async def get(self, store_id: uuid.UUID) -> StoreOut:
         return store_out(await self._row(store_id))
@@ -162,6 +166,17 @@ class StoreService:
         rows = await self.session.execute(_MISSING, {"brand_id": self.brand_id, "ids": list(ids)})
         return [r.id for r in rows]
 
+    async def archived_ids(self, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+        if not ids:
+            return set()
+        rows = await self.session.execute(
+            text(
+                "SELECT id FROM stores WHERE brand_id = :brand_id AND id = ANY(:ids) AND archived_at IS NOT NULL"
+            ).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+            {"brand_id": self.brand_id, "ids": list(ids)},
+        )
+        return {r.id for r in rows}
+
     async def ids_by_external_ref(self, refs: Sequence[str]) -> dict[str, uuid.UUID]:
         if not refs:
             return {}
@@ -197,7 +212,7 @@ class StoreService:
         return store_out(row)
 
     async def update(self, store_id: uuid.UUID, patch: StorePatch) -> StoreOut:
-        await self._row(store_id)
+        await self.require(store_id, writable=True)
         changes = patch.changes()
         sets: list[str] = []
         params: dict[str, Any] = {"brand_id": self.brand_id, "id": store_id}
@@ -230,16 +245,38 @@ class StoreService:
             raise
         return store_out(row)
 
-    async def delete(self, store_id: uuid.UUID) -> None:
-        """Delete a store and its geofences.
+    async def delete(self, store_id: uuid.UUID) -> bool:
+        """Delete a store and its geofences, or archive it when it has history; True if archived.
 
-        A store with history worth keeping (redemptions, once coupons exist) is archived instead.
+        History (check-ins matched at the store; redemptions once coupons exist) must keep pointing at a
+        store that can still be looked up, so such a store is archived: it leaves lists, nearby search and
+        matching (its fences are switched off) but its id still answers.
         """
-        await self._row(store_id)
-        await self.session.execute(
-            text("DELETE FROM stores WHERE brand_id = :brand_id AND id = :id"),
-            {"brand_id": self.brand_id, "id": store_id},
-        )
+        row = await self._row(store_id)
+        if row.archived_at is not None:
+            return True
+        params = {"brand_id": self.brand_id, "id": store_id}
+        if await CheckinService(self.session, self.principal).store_has_visits(store_id):
+            await self.session.execute(
+                text(
+                    "UPDATE stores SET archived_at = now(), updated_at = now() WHERE brand_id = :brand_id AND id = :id"
+                ),
+                params,
+            )
+            await self.session.execute(
+                text(
+                    "UPDATE geofences SET active = false, updated_at = now()"
+                    " WHERE brand_id = :brand_id AND store_id = :id"
+                ),
+                params,
+            )
+            return True
+        await self.session.execute(text("DELETE FROM stores WHERE brand_id = :brand_id AND id = :id"), params)
+        return False
+
+
+def _archived() -> ApiError:
+    return ApiError(HTTP_409_CONFLICT, "store_archived", "The store is archived: its history stays, it cannot change")
 
 
 def _ref_taken(ref: object) -> ApiError:
