@@ -223,3 +223,34 @@ async def test_roles_and_tenancy(brand: BrandContext, other_brand: BrandContext)
     theirs = await campaign(other_brand)
     crossed = await brand.client.post("/v1/offers", json=offer_body(theirs["id"]), headers=brand.admin)
     assert (crossed.status_code, crossed.json()["errors"][0]["field"]) == (422, "campaign_id")
+
+
+async def test_deleted_places_leave_offer_targets(brand: BrandContext) -> None:
+    store, other = await brand.store(), await brand.store()
+    fence = (
+        await brand.client.post(
+            f"/v1/stores/{other['id']}/geofences",
+            json={"name": "f", "geometry": {"type": "Point", "coordinates": [2.35, 48.85]}, "radius_m": 50},
+            headers=brand.admin,
+        )
+    ).json()
+    c = await campaign(brand)
+    by_store = (
+        await brand.client.post(
+            "/v1/offers", json=offer_body(c["id"], where={"target": "stores", "store_ids": [store["id"], other["id"]]}),
+            headers=brand.admin,
+        )
+    ).json()  # fmt: skip
+    by_fence = (
+        await brand.client.post(
+            "/v1/offers", json=offer_body(c["id"], where={"target": "geofences", "geofence_ids": [fence["id"]]}),
+            headers=brand.admin,
+        )
+    ).json()  # fmt: skip
+    assert (await brand.client.delete(f"/v1/stores/{other['id']}", headers=brand.admin)).status_code == 204
+    after = (await brand.client.get(f"/v1/offers/{by_store['id']}", headers=brand.admin)).json()
+    assert after["where"]["store_ids"] == [store["id"]]
+    fenced = (await brand.client.get(f"/v1/offers/{by_fence['id']}", headers=brand.admin)).json()
+    assert fenced["where"]["geofence_ids"] == []  # serves nowhere now, and says so
+    paused = await brand.client.patch(f"/v1/offers/{by_fence['id']}", json={"active": False}, headers=brand.admin)
+    assert paused.status_code == 200, paused.text

@@ -35,7 +35,7 @@ from solomo.members.schemas import (
     SocialAccountIn,
     SocialAccountOut,
 )
-from solomo.offers.members import erase_member_offers, merge_member_offers
+from solomo.offers.lifecycle import erase_member_offers, merge_member_offers
 from solomo.pagination import decode_time_id, split_page
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")

@@ -227,7 +227,14 @@ class OfferService:
         when = patch.when if isinstance(patch.when, When) else current.when
         coupon = patch.coupon if isinstance(patch.coupon, CouponTerms) else current.coupon
         limits = patch.limits if isinstance(patch.limits, Limits) else current.limits
-        await self._check(where, when, coupon, limits)
+        # Only the sections sent are checked: a section the offer already has stays as it was accepted
+        # (an offer whose only store was deleted can still be paused or renamed).
+        errors = await self._where_errors(where) if "where" in changes else []
+        errors += _when_errors(when) if "when" in changes else []
+        errors += _coupon_errors(coupon) if "coupon" in changes else []
+        errors += _limit_errors(limits) if {"limits", "coupon"} & changes.keys() else []
+        if errors:
+            raise invalid_many(errors, "; ".join(f"{e.field}: {e.message}" for e in errors))
         for field in ("title", "description", "image_url", "trigger", "shareable", "active"):
             if field in changes:
                 setattr(offer, field, changes[field])

@@ -1,4 +1,4 @@
-"""What merge and erasure do to a member's offer data (called by the members service).
+"""What other domains' changes do to offers: member merge and erasure, deleted stores and geofences.
 
 Impressions are counts for stats: erasure keeps them on the anonymous tombstone. Eligibility is a live
 grant: erasure drops it. Merging moves both to the survivor, keeping the longer grant and one
@@ -50,3 +50,23 @@ async def merge_member_offers(
 
 async def erase_member_offers(session: AsyncSession, brand_id: uuid.UUID, member_ids: Sequence[uuid.UUID]) -> None:
     await session.execute(_ERASE, {"brand_id": brand_id, "ids": list(member_ids)})
+
+
+_FORGET_STORE = text(
+    "UPDATE offers SET store_ids = array_remove(store_ids, :id), updated_at = now()"
+    " WHERE brand_id = :brand_id AND :id = ANY(store_ids)"
+)
+_FORGET_GEOFENCE = text(
+    "UPDATE offers SET geofence_ids = array_remove(geofence_ids, :id), updated_at = now()"
+    " WHERE brand_id = :brand_id AND :id = ANY(geofence_ids)"
+)
+
+
+async def forget_store(session: AsyncSession, brand_id: uuid.UUID, store_id: uuid.UUID) -> None:
+    """A deleted store leaves the offers that targeted it (an offer left with no store serves nowhere)."""
+    await session.execute(_FORGET_STORE, {"brand_id": brand_id, "id": store_id})
+
+
+async def forget_geofences(session: AsyncSession, brand_id: uuid.UUID, fence_ids: Sequence[uuid.UUID]) -> None:
+    for fence_id in fence_ids:
+        await session.execute(_FORGET_GEOFENCE, {"brand_id": brand_id, "id": fence_id})
