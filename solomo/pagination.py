@@ -7,10 +7,11 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 from litestar.params import Parameter
+from sqlalchemy import Select, literal, tuple_
 
 from solomo.errors import invalid
 
@@ -51,3 +52,19 @@ def split_page(rows: Sequence[K], limit: int) -> tuple[list[K], str | None]:
         return list(rows), None
     last = rows[limit - 1]
     return list(rows[:limit]), encode_time_id(last.created_at, last.id)
+
+
+class _Timestamped(Protocol):
+    created_at: Any
+    id: Any
+
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def newest_first_page(query: S, model: type[_Timestamped], cursor: str | None, limit: int) -> S:
+    """An ORM select ordered newest first, continued after ``cursor``, fetching one row more than a page."""
+    if cursor:
+        at, after = decode_time_id(cursor)
+        query = query.where(tuple_(model.created_at, model.id) < tuple_(literal(at), literal(after)))
+    return query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)

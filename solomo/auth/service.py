@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal, Role
@@ -14,7 +14,7 @@ from solomo.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPa
 from solomo.auth.secrets import display_prefix, hash_secret, new_api_key_secret
 from solomo.db.models import ApiKey
 from solomo.errors import conflict, invalid, not_found
-from solomo.pagination import decode_time_id, split_page
+from solomo.pagination import newest_first_page, split_page
 from solomo.stores.service import StoreService
 
 
@@ -62,12 +62,7 @@ class ApiKeyService:
         query = select(ApiKey).where(ApiKey.brand_id == self.brand_id)
         if not include_revoked:
             query = query.where(ApiKey.revoked_at.is_(None))
-        if cursor:
-            at, last_id = decode_time_id(cursor)
-            query = query.where(or_(ApiKey.created_at < at, and_(ApiKey.created_at == at, ApiKey.id < last_id)))
-        rows = (
-            await self.session.scalars(query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(limit + 1))
-        ).all()
+        rows = (await self.session.scalars(newest_first_page(query, ApiKey, cursor, limit))).all()
         keys, next_cursor = split_page(rows, limit)
         return ApiKeyPage(items=[_out(k) for k in keys], next_cursor=next_cursor)
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +36,7 @@ from solomo.members.schemas import (
     SocialAccountOut,
 )
 from solomo.offers.lifecycle import erase_member_offers, merge_member_offers
-from solomo.pagination import decode_time_id, split_page
+from solomo.pagination import newest_first_page, split_page
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 #: Referral chains longer than this are refused rather than walked for ever.
@@ -323,12 +323,7 @@ class MemberService:
             query = query.where(Member.joined_at >= joined_from)
         if joined_to:
             query = query.where(Member.joined_at < joined_to)
-        if cursor:
-            at, after = decode_time_id(cursor)
-            query = query.where(or_(Member.created_at < at, (Member.created_at == at) & (Member.id < after)))
-        rows = (
-            await self.session.scalars(query.order_by(Member.created_at.desc(), Member.id.desc()).limit(limit + 1))
-        ).all()
+        rows = (await self.session.scalars(newest_first_page(query, Member, cursor, limit))).all()
         members, next_cursor = split_page(rows, limit)
         accounts = await self._accounts([m.id for m in members])
         return MemberPage(items=[self._out(m, accounts[m.id]) for m in members], next_cursor=next_cursor)

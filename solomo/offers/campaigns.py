@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
 from solomo.db.models import Campaign
 from solomo.errors import conflict, invalid, not_found
 from solomo.offers.schemas import CampaignCreate, CampaignOut, CampaignPage, CampaignPatch
-from solomo.pagination import decode_time_id, split_page
+from solomo.pagination import newest_first_page, split_page
 
 
 def campaign_out(campaign: Campaign, now: datetime | None = None) -> CampaignOut:
@@ -86,12 +86,7 @@ class CampaignService:
         query = select(Campaign).where(Campaign.brand_id == self.brand_id)
         if status:
             query = query.where(Campaign.status == status)
-        if cursor:
-            at, after = decode_time_id(cursor)
-            query = query.where(or_(Campaign.created_at < at, and_(Campaign.created_at == at, Campaign.id < after)))
-        rows = (
-            await self.session.scalars(query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1))
-        ).all()
+        rows = (await self.session.scalars(newest_first_page(query, Campaign, cursor, limit))).all()
         campaigns, next_cursor = split_page(rows, limit)
         now = datetime.now(UTC)
         return CampaignPage(items=[campaign_out(c, now) for c in campaigns], next_cursor=next_cursor)

@@ -26,7 +26,7 @@ from solomo.offers.schemas import (
     Where,
     Who,
 )
-from solomo.pagination import decode_time_id, split_page
+from solomo.pagination import newest_first_page, split_page
 from solomo.stores.service import StoreService
 
 _MISSING_FENCES = text(
@@ -265,11 +265,6 @@ class OfferService:
                     and_(Offer.target == "geofences", fenced),
                 )
             )
-        if cursor:
-            at, after = decode_time_id(cursor)
-            query = query.where(or_(Offer.created_at < at, and_(Offer.created_at == at, Offer.id < after)))
-        rows = (
-            await self.session.scalars(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(limit + 1))
-        ).all()
+        rows = (await self.session.scalars(newest_first_page(query, Offer, cursor, limit))).all()
         offers, next_cursor = split_page(rows, limit)
         return OfferPage(items=[offer_out(o) for o in offers], next_cursor=next_cursor)
