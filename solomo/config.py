@@ -76,7 +76,9 @@ class Settings:
     member_token_audience: str = "solomo-app"
     #: Requests whose body is larger are answered 413 before they are read in full.
     max_body_bytes: int = 1_048_576
-    pool_size: int = 10
+    #: Connections kept per worker. Overflow connections are closed when returned, and a new connection pays
+    #: for loading PostGIS on its first spatial query, so the pool should cover the usual concurrency.
+    pool_size: int = 20
     log_level: str = "INFO"
 
     @property
@@ -95,7 +97,7 @@ class Settings:
             member_token_active_kid=active,
             member_token_ttl_seconds=_int_env("SOLOMO_MEMBER_TOKEN_TTL_SECONDS", 600),
             max_body_bytes=_int_env("SOLOMO_MAX_BODY_BYTES", 1_048_576),
-            pool_size=_int_env("SOLOMO_DB_POOL_SIZE", 10),
+            pool_size=_int_env("SOLOMO_DB_POOL_SIZE", 20),
             log_level=os.environ.get("SOLOMO_LOG_LEVEL", "INFO").upper(),
         )
 
