@@ -38,6 +38,8 @@ class Size:
     members: int
     cities: int
     stores_per_city: int
+    #: Offers in one running campaign (0: none); enter and dwell events then look them up, as in the field.
+    offers: int = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,10 @@ async def load(dsn: str, size: Size, rng: np.random.Generator) -> Loaded:
         seconds["members"] = time.perf_counter() - started
 
         started = time.perf_counter()
+        offers = await _load_offers(conn, brand_id, size.offers)
+        seconds["offers"] = time.perf_counter() - started
+
+        started = time.perf_counter()
         # VACUUM sets the visibility map (index-only scans), ANALYZE gives the planner real statistics.
         await conn.execute("VACUUM ANALYZE")
         await conn.execute("CHECKPOINT")  # so the load's dirty pages are not flushed during the first level
@@ -234,6 +240,7 @@ async def load(dsn: str, size: Size, rng: np.random.Generator) -> Loaded:
             "polygons": await conn.fetchval("SELECT count(*) FROM geofences WHERE kind = 'polygon'"),
             "inactive fences": await conn.fetchval("SELECT count(*) FROM geofences WHERE NOT active"),
             "members": len(member_ids),
+            "offers": offers,
         }
         return Loaded(brand_id, member_ids, fences, seconds, counts)
     finally:
@@ -321,3 +328,57 @@ async def _load_members(conn: Any, brand_id: uuid.UUID, count: int) -> list[uuid
             brand_id,
         )
     return [r["id"] for r in rows]
+
+
+async def _load_offers(conn: Any, brand_id: uuid.UUID, count: int) -> int:
+    """One running campaign: offers for every store (one on dwell, one for a tag no member has, one in weekday
+    afternoon hours), and the rest split between offers for 200 random stores and for 500 random fences.
+
+    So an enter event usually grants one or two offers (eligibility and an impression are written) and the
+    offer lookup meets every kind of target and audience rule the SQL function checks.
+    """
+    if count <= 0:
+        return 0
+    campaign: uuid.UUID = await conn.fetchval(
+        """
+        INSERT INTO campaigns (brand_id, name, channel, starts_at, ends_at, status)
+        VALUES ($1, 'Bench Week', 'app', now() - interval '7 days', now() + interval '90 days', 'active')
+        RETURNING id
+        """,
+        brand_id,
+    )
+    rows: list[tuple[Any, ...]] = [
+        ("Welcome: 10% off", "all_stores", "enter", None, None, None),
+        ("Stay a while: a cookie on us", "all_stores", "dwell", None, None, None),
+        ("Students only", "all_stores", "enter", ["student"], None, None),
+        ("Weekday afternoons", "all_stores", "enter", None, _WEEKDAY_AFTERNOONS, None),
+    ]
+    for n in range(max(0, count - len(rows))):
+        target = "stores" if n % 2 == 0 else "geofences"
+        rows.append((f"Local offer {n + 1}", target, "enter", None, None, 200 if target == "stores" else 500))
+    for title, target, trigger, tags, hours, picks in rows[:count]:
+        await conn.execute(
+            """
+            INSERT INTO offers (brand_id, campaign_id, title, target, store_ids, geofence_ids, audience_tags,
+                                weekly_hours, trigger, coupon_kind, percent_off, validity_minutes, redeemable_at,
+                                per_member_daily_limit)
+            VALUES ($1, $2, $3, $4::text,
+                    CASE WHEN $4::text = 'stores' THEN ARRAY(
+                        SELECT id FROM stores WHERE brand_id = $1 ORDER BY random() LIMIT $5) ELSE '{}' END,
+                    CASE WHEN $4::text = 'geofences' THEN ARRAY(
+                        SELECT id FROM geofences WHERE brand_id = $1 ORDER BY random() LIMIT $5) ELSE '{}' END,
+                    coalesce($6::text[], '{}'), $7::jsonb, $8, 'percent', 10, 60, 'any_store', 1)
+            """,
+            brand_id,
+            campaign,
+            title,
+            target,
+            picks or 0,
+            tags,
+            hours,
+            trigger,
+        )
+    return min(count, len(rows))
+
+
+_WEEKDAY_AFTERNOONS = '[{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "14:00", "end": "17:00"}]'
