@@ -358,3 +358,16 @@ async def test_merge_and_erasure_cover_offer_data(scene: Scene) -> None:
             text("SELECT count(*) FROM offer_impressions WHERE member_id = :m"), {"m": scene.member["id"]}
         )
     assert (granted, shown) == (0, 1)  # the grant goes; the count stays, on the anonymous tombstone
+
+
+async def test_another_members_account_does_not_admit_this_one(scene: Scene) -> None:
+    await scene.brand.client.post(
+        "/v1/members",
+        json={"external_id": "kol", "social_account": {"provider": "douyin", "uid": "big", "followers": 90_000}},
+        headers=scene.brand.admin,
+    )
+    await fence_at(scene)
+    c = await campaign(scene.brand)
+    await offer(scene, c["id"], who={"provider": "douyin"})
+    await offer(scene, c["id"], who={"min_followers": 1000})
+    assert (await scene.ok(*PARIS))["offers"] == []

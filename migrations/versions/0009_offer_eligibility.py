@@ -67,7 +67,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute((HERE / "0007_record_check_in.sql").read_text())
-    op.execute("DROP FUNCTION solomo_offer_admits(uuid, uuid, timestamptz, text)")
+    op.execute(
+        "DROP FUNCTION solomo_offer_admits(text[], text[], text, integer, integer, jsonb, uuid, uuid, text[], text,"
+        " timestamptz, boolean, timestamptz, text)"
+    )
     op.execute("DROP FUNCTION solomo_in_weekly_hours(jsonb, timestamp)")
     op.execute("DROP TABLE offer_impressions")
     op.execute("DROP TABLE offer_eligibility")

@@ -181,6 +181,7 @@ BEGIN
             candidates AS (
                 SELECT DISTINCT ON (o.id) o.id AS offer_id, o.title, f.store_id
                 FROM fired f
+                JOIN members m ON m.id = p_member
                 JOIN stores s ON s.brand_id = p_brand AND s.id = f.store_id
                 JOIN offers o ON o.brand_id = p_brand AND o.active AND o.trigger = f.event
                 JOIN campaigns c ON c.brand_id = p_brand AND c.id = o.campaign_id AND c.status = 'active'
@@ -188,7 +189,9 @@ BEGIN
                 WHERE (o.target = 'all_stores'
                        OR (o.target = 'stores' AND f.store_id = ANY(o.store_ids))
                        OR (o.target = 'geofences' AND f.fence_id = ANY(o.geofence_ids)))
-                  AND solomo_offer_admits(o.id, p_member, p_recorded_at, s.timezone)
+                  AND solomo_offer_admits(o.audience_tags, o.audience_tiers, o.audience_provider, o.min_followers,
+                                          o.joined_within_days, o.weekly_hours, m.brand_id, m.id, m.tags, m.tier,
+                                          m.joined_at, m.consent_marketing, p_recorded_at, s.timezone)
                 ORDER BY o.id, f.store_id
             ),
             granted AS (

@@ -32,6 +32,7 @@ _NEARBY = text(
                o.amount_off, o.currency, o.free_item, o.validity_minutes, o.redeemable_at, o.requires_visit,
                near.id AS store_id, near.name AS store_name, near.distance_m
         FROM near
+        JOIN members m ON m.id = :member_id AND m.brand_id = :brand_id
         JOIN offers o ON o.brand_id = :brand_id AND o.active
         JOIN campaigns c ON c.brand_id = :brand_id AND c.id = o.campaign_id AND c.status = 'active'
                         AND now() >= c.starts_at AND now() < c.ends_at
@@ -41,7 +42,9 @@ _NEARBY = text(
                       SELECT 1 FROM geofences g
                       WHERE g.brand_id = :brand_id AND g.store_id = near.id AND g.active
                         AND g.id = ANY(o.geofence_ids))))
-          AND solomo_offer_admits(o.id, :member_id, now(), near.timezone)
+          AND solomo_offer_admits(o.audience_tags, o.audience_tiers, o.audience_provider, o.min_followers,
+                                  o.joined_within_days, o.weekly_hours, m.brand_id, m.id, m.tags, m.tier,
+                                  m.joined_at, m.consent_marketing, now(), near.timezone)
         ORDER BY o.id, near.distance_m
     ),
     listed AS (
