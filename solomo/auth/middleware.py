@@ -6,7 +6,6 @@ one indexed query and no extra connection.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
@@ -88,9 +87,3 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
         raise NotAuthorizedException("not authenticated")
     return user
 
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

@@ -27,10 +27,6 @@ class Principal:
     member_id: uuid.UUID | None = None
 
     @property
-    def is_member(self) -> bool:
-        return self.role is Role.MEMBER
-
-    @property
     def store_scope(self) -> frozenset[uuid.UUID] | None:
         """The stores a manager is limited to; None for roles that see the whole brand."""
         return self.store_ids if self.role is Role.MANAGER else None

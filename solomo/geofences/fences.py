@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import shapely
 
-from solomo.errors import ApiError, invalid, invalid_geometry, join_path
+from solomo.errors import invalid, invalid_geometry
 from solomo.geo.circles import check_radius, circle_area_m2, circle_bounds_polygon
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Geometry, Point
@@ -63,7 +63,3 @@ def prepare_fence(
         raise invalid_geometry(geometry_field, exc) from exc
     return PreparedFence("polygon", to_ewkb_hex(shape), None, None, area, int(shapely.get_num_coordinates(shape)))
 
-
-def errors_of(exc: ApiError, *, under: str = "") -> list[tuple[str, str]]:
-    """(field, message) pairs of a 422, re-rooted under ``under`` (for per-feature import errors)."""
-    return [(join_path(under, e.field), e.message) for e in exc.errors or []]
