@@ -86,4 +86,3 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     if not isinstance(user, Principal):  # pragma: no cover - the middleware always sets one
         raise NotAuthorizedException("not authenticated")
     return user
-

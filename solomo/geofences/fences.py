@@ -62,4 +62,3 @@ def prepare_fence(
     except GeometryError as exc:
         raise invalid_geometry(geometry_field, exc) from exc
     return PreparedFence("polygon", to_ewkb_hex(shape), None, None, area, int(shapely.get_num_coordinates(shape)))
-

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, bindparam, or_, select, text
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,6 +132,23 @@ def _limit_errors(limits: Limits) -> list[FieldError]:
     return errors
 
 
+def served_at(scope: frozenset[uuid.UUID]) -> ColumnElement[bool]:
+    """The offer is served at one of these stores: all stores, one of them, or a fence of one of them.
+
+    The one definition of a manager's view of offers, for listing and for single look-ups alike.
+    """
+    stores = list(scope)
+    fenced = text(
+        "EXISTS (SELECT 1 FROM geofences g WHERE g.brand_id = offers.brand_id"
+        " AND g.id = ANY(offers.geofence_ids) AND g.store_id = ANY(:scope))"
+    ).bindparams(bindparam("scope", value=stores, type_=ARRAY(UUID(as_uuid=True))))
+    return or_(
+        Offer.target == "all_stores",
+        and_(Offer.target == "stores", Offer.store_ids.overlap(stores)),
+        and_(Offer.target == "geofences", fenced),
+    )
+
+
 class OfferService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
@@ -191,29 +208,16 @@ class OfferService:
         return offer_out(offer)
 
     async def _find(self, offer_id: uuid.UUID) -> Offer:
-        offer = await self.session.scalar(select(Offer).where(Offer.id == offer_id, Offer.brand_id == self.brand_id))
-        if offer is None:
+        query = select(Offer).where(Offer.id == offer_id, Offer.brand_id == self.brand_id)
+        scope = self.principal.store_scope
+        in_scope = served_at(scope) if scope is not None else true()
+        found = (await self.session.execute(query.add_columns(in_scope.label("in_scope")))).first()
+        if found is None:
             raise not_found("offer")
-        if self.principal.store_scope is not None and not await self._serves_scope(offer):
+        if not found.in_scope:
             raise forbidden("This offer is not served at this key's stores", code="store_out_of_scope")
+        offer: Offer = found[0]
         return offer
-
-    async def _serves_scope(self, offer: Offer) -> bool:
-        scope = self.principal.store_scope or frozenset()
-        if offer.target == "all_stores" or set(offer.store_ids) & scope:
-            return True
-        if offer.target == "geofences":
-            fenced = await self.session.scalar(
-                text(
-                    "SELECT EXISTS (SELECT 1 FROM geofences"
-                    " WHERE brand_id = :b AND id = ANY(:f) AND store_id = ANY(:s))"
-                ).bindparams(
-                    bindparam("f", type_=ARRAY(UUID(as_uuid=True))), bindparam("s", type_=ARRAY(UUID(as_uuid=True)))
-                ),
-                {"b": self.brand_id, "f": list(offer.geofence_ids), "s": list(scope)},
-            )
-            return bool(fenced)
-        return False
 
     async def get(self, offer_id: uuid.UUID) -> OfferOut:
         return offer_out(await self._find(offer_id))
@@ -254,17 +258,7 @@ class OfferService:
             query = query.where(Offer.active == active)
         scope = self.principal.store_scope
         if scope is not None:
-            fenced = text(
-                "EXISTS (SELECT 1 FROM geofences g WHERE g.brand_id = offers.brand_id"
-                " AND g.id = ANY(offers.geofence_ids) AND g.store_id = ANY(:scope))"
-            ).bindparams(bindparam("scope", value=list(scope), type_=ARRAY(UUID(as_uuid=True))))
-            query = query.where(
-                or_(
-                    Offer.target == "all_stores",
-                    Offer.store_ids.overlap(list(scope)),
-                    and_(Offer.target == "geofences", fenced),
-                )
-            )
+            query = query.where(served_at(scope))
         rows = (await self.session.scalars(newest_first_page(query, Offer, cursor, limit))).all()
         offers, next_cursor = split_page(rows, limit)
         return OfferPage(items=[offer_out(o) for o in offers], next_cursor=next_cursor)
