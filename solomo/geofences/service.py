@@ -28,7 +28,7 @@ from solomo.geofences.schemas import (
     ImportProperties,
     ImportResult,
 )
-from solomo.offers.lifecycle import forget_geofences
+from solomo.offers.lifecycle import forget_geofence
 from solomo.pagination import decode_time_id, split_page
 from solomo.stores.service import StoreService
 
@@ -186,7 +186,7 @@ class GeofenceService:
 
     async def delete(self, fence_id: uuid.UUID) -> None:
         await self._row(fence_id)
-        await forget_geofences(self.session, self.brand_id, [fence_id])
+        await forget_geofence(self.session, self.brand_id, fence_id)
         await self.session.execute(
             text("DELETE FROM geofences WHERE brand_id = :brand_id AND id = :id"),
             {"brand_id": self.brand_id, "id": fence_id},

@@ -53,8 +53,17 @@ async def erase_member_offers(session: AsyncSession, brand_id: uuid.UUID, member
 
 
 _FORGET_STORE = text(
-    "UPDATE offers SET store_ids = array_remove(store_ids, :id), updated_at = now()"
-    " WHERE brand_id = :brand_id AND :id = ANY(store_ids)"
+    """
+    WITH fences AS (
+        SELECT coalesce(array_agg(id), '{}') AS ids FROM geofences WHERE brand_id = :brand_id AND store_id = :id
+    )
+    UPDATE offers o
+       SET store_ids = array_remove(o.store_ids, :id),
+           geofence_ids = ARRAY(SELECT f FROM unnest(o.geofence_ids) AS f WHERE f <> ALL(fences.ids)),
+           updated_at = now()
+      FROM fences
+     WHERE o.brand_id = :brand_id AND (:id = ANY(o.store_ids) OR o.geofence_ids && fences.ids)
+    """
 )
 _FORGET_GEOFENCE = text(
     "UPDATE offers SET geofence_ids = array_remove(geofence_ids, :id), updated_at = now()"
@@ -63,10 +72,10 @@ _FORGET_GEOFENCE = text(
 
 
 async def forget_store(session: AsyncSession, brand_id: uuid.UUID, store_id: uuid.UUID) -> None:
-    """A deleted store leaves the offers that targeted it (an offer left with no store serves nowhere)."""
+    """A store about to be deleted leaves the offers that targeted it or its fences (an offer left with no
+    place serves nowhere)."""
     await session.execute(_FORGET_STORE, {"brand_id": brand_id, "id": store_id})
 
 
-async def forget_geofences(session: AsyncSession, brand_id: uuid.UUID, fence_ids: Sequence[uuid.UUID]) -> None:
-    for fence_id in fence_ids:
-        await session.execute(_FORGET_GEOFENCE, {"brand_id": brand_id, "id": fence_id})
+async def forget_geofence(session: AsyncSession, brand_id: uuid.UUID, fence_id: uuid.UUID) -> None:
+    await session.execute(_FORGET_GEOFENCE, {"brand_id": brand_id, "id": fence_id})

@@ -20,7 +20,8 @@ from solomo.errors import ApiError, FieldError, forbidden, invalid_geometry, not
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
 from solomo.geo.validate import validate_point
-from solomo.offers.lifecycle import forget_geofences, forget_store
+from solomo.geofences.lifecycle import switch_off_store_fences
+from solomo.offers.lifecycle import forget_store
 from solomo.pagination import decode_time_id, split_page
 from solomo.stores.schemas import NearbyStore, NearbyStores, StoreCreate, StoreOut, StorePage, StorePatch
 from solomo.timezones import check_timezone
@@ -264,19 +265,10 @@ class StoreService:
                 ),
                 params,
             )
-            await self.session.execute(
-                text(
-                    "UPDATE geofences SET active = false, updated_at = now()"
-                    " WHERE brand_id = :brand_id AND store_id = :id"
-                ),
-                params,
-            )
+            await switch_off_store_fences(self.session, self.brand_id, store_id)
             return True
-        fence_ids = await self.session.scalars(
-            text("DELETE FROM geofences WHERE brand_id = :brand_id AND store_id = :id RETURNING id"), params
-        )
-        await forget_geofences(self.session, self.brand_id, list(fence_ids))
         await forget_store(self.session, self.brand_id, store_id)
+        # Its geofences and their fence state go with it (foreign keys cascade).
         await self.session.execute(text("DELETE FROM stores WHERE brand_id = :brand_id AND id = :id"), params)
         return False
 
