@@ -23,7 +23,7 @@ from solomo.auth.secrets import hash_secret
 from solomo.auth.service import ApiKeyService
 from solomo.brands.service import BrandService
 from solomo.db.models import ApiKey, Campaign, Member
-from solomo.demo_members import load_demo_members
+from solomo.demo_members import DEMO_TOUR_MEMBERS, load_demo_members
 from solomo.geo.geojson import Feature, FeatureCollection, Point
 from solomo.geofences.service import GeofenceService
 from solomo.offers.campaigns import CampaignService
@@ -42,8 +42,6 @@ DEMO_KEYS = {
 }
 DEMO_COUNTRY = "CN"
 DEMO_STORE_COUNT = 200
-#: Members the README tour and `solomo demo` name.
-DEMO_TOUR_MEMBERS = ["demo-0001", "demo-0002", "demo-0003"]
 #: The demo manager runs the stores of the largest city.
 DEMO_MANAGER_STORES = 3
 
@@ -72,16 +70,6 @@ async def load_demo(session: AsyncSession) -> DemoInfo:
             # A demo key revoked while playing with the API comes back with the demo.
             await session.execute(text("UPDATE api_keys SET revoked_at = NULL WHERE id = :id"), {"id": known})
     await load_demo_members(session, brand.id)
-    # The README tour checks in as demo-0001: it must have consented (random demo members may not have).
-    await session.execute(
-        text(
-            "UPDATE members SET consent_location = true, consent_marketing = true,"
-            " consent_location_at = coalesce(consent_location_at, now()),"
-            " consent_marketing_at = coalesce(consent_marketing_at, now())"
-            " WHERE brand_id = :b AND external_id = ANY(:ids) AND NOT (consent_location AND consent_marketing)"
-        ),
-        {"b": brand.id, "ids": DEMO_TOUR_MEMBERS},
-    )
     member_ids = list(
         await session.scalars(
             select(Member.id)

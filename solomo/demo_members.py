@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solomo.members.referral_codes import new_referral_code
 
 DEMO_MEMBER_COUNT = 3000
+#: The README tour checks in as these: they always consent (the others are random, as real members are).
+DEMO_TOUR_MEMBERS = ["demo-0001", "demo-0002", "demo-0003"]
 _SURNAMES = [
     "Wang",
     "Li",
@@ -110,8 +112,9 @@ def _generate(count: int, now: datetime) -> dict[str, list[Any]]:
         columns["emails"].append(f"member{n}@demo.solomo.dev" if rng.random() < 0.4 else None)
         columns["tiers"].append(rng.choice(_TIERS))
         columns["tags"].append(",".join(sorted(rng.sample(_TAGS, rng.randint(0, 3)))))
-        columns["locations"].append(rng.random() < 0.9)
-        columns["marketings"].append(rng.random() < 0.75)
+        touring = external_id in DEMO_TOUR_MEMBERS
+        columns["locations"].append(rng.random() < 0.9 or touring)
+        columns["marketings"].append(rng.random() < 0.75 or touring)
         columns["codes"].append(code)
         columns["joined"].append(now - timedelta(days=730 * (count - n) / count, minutes=rng.randrange(1440)))
         if n > 10 and rng.random() < 0.3:  # referred by someone who joined earlier: chains, never cycles
