@@ -26,6 +26,8 @@ from solomo.brands.controllers import BrandController
 from solomo.checkins.controllers import CheckinController
 from solomo.cli import SolomoCLIPlugin
 from solomo.config import MIGRATIONS_DIR, Settings, get_settings
+from solomo.coupons.controllers import ClaimController, TillController
+from solomo.coupons.throttle import CodeGuard
 from solomo.db.engine import make_engine, resolve_database_url
 from solomo.errors import EXCEPTION_HANDLERS
 from solomo.geofences.controllers import GeofenceController, StoreGeofenceController
@@ -108,11 +110,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         CheckinController,
         CampaignController,
         OfferController,
+        ClaimController,
+        TillController,
     ]
+    code_guard = CodeGuard(engine)
     return Litestar(
         route_handlers=route_handlers,
         plugins=[SQLAlchemyPlugin(config=db_config), SolomoCLIPlugin()],
-        dependencies={"member_token_codec": Provide(lambda: codec, use_cache=True, sync_to_thread=False)},
+        dependencies={
+            "member_token_codec": Provide(lambda: codec, use_cache=True, sync_to_thread=False),
+            "code_guard": Provide(lambda: code_guard, use_cache=True, sync_to_thread=False),
+        },
         middleware=[
             RequestLogMiddleware,
             prometheus.middleware,

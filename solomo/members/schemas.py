@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from solomo.coupons.schemas import CouponOut, ShareOut
 from solomo.schemas import Input, Patch
 
 Provider = Literal["wechat", "weibo", "douyin", "qq", "xiaohongshu", "x", "instagram", "facebook", "tiktok"]
@@ -127,6 +128,8 @@ class MemberExport(msgspec.Struct):
     referred_members: list[uuid.UUID]
     merged_from: list[uuid.UUID]
     exported_at: datetime
+    coupons: list[CouponOut]
+    shares: list[ShareOut]
 
 
 class MemberToken(msgspec.Struct):

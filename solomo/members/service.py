@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solomo.auth.member_tokens import MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.checkins.service import CheckinService
+from solomo.coupons.lifecycle import erase_member_coupons, export_member_coupons, merge_member_coupons
 from solomo.db.models import ConsentEvent, Member, SocialAccount
 from solomo.errors import ApiError, conflict, invalid, not_found
 from solomo.members.referral_codes import new_referral_code, normalise
@@ -427,6 +428,7 @@ class MemberService:
         )
         await CheckinService(self.session, self.principal).merge_members(survivor.id, merged.id)
         await merge_member_offers(self.session, self.brand_id, survivor.id, merged.id)
+        await merge_member_coupons(self.session, self.brand_id, survivor.id, merged.id)
         for field in ("display_name", "phone", "email", "tier"):
             if getattr(survivor, field) is None:
                 setattr(survivor, field, getattr(merged, field))
@@ -471,8 +473,11 @@ class MemberService:
             .where(Member.brand_id == self.brand_id, Member.merged_into_id == member.id)
             .order_by(Member.id)
         )
+        coupons, shares = await export_member_coupons(self.session, self.brand_id, member.id)
         return MemberExport(
             member=await self._render(member),
+            coupons=coupons,
+            shares=shares,
             consent_history=[ConsentEventOut(e.kind, e.granted, e.at) for e in history],  # type: ignore[arg-type]
             referred_members=list(referred),
             merged_from=list(merged_from),
@@ -510,6 +515,7 @@ class MemberService:
         )
         await CheckinService(self.session, self.principal).erase_members(ids)
         await erase_member_offers(self.session, self.brand_id, ids)
+        await erase_member_coupons(self.session, self.brand_id, ids)
         await self.session.execute(update(Member).where(Member.id == member.id).values(erased_at=func.now()))
 
     async def mint_token(self, member_id: uuid.UUID, codec: MemberTokenCodec) -> MemberToken:

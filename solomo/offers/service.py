@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
+from solomo.coupons.capacity import change_total, create_capacity
 from solomo.db.models import Offer
 from solomo.errors import FieldError, forbidden, invalid_many, not_found
 from solomo.offers.campaigns import CampaignService
@@ -204,6 +205,7 @@ class OfferService:
         )
         self.session.add(offer)
         await self.session.flush()
+        await create_capacity(self.session, self.brand_id, offer.id, offer.total_limit)
         await self.session.refresh(offer)
         return offer_out(offer)
 
@@ -242,9 +244,12 @@ class OfferService:
         for field in ("title", "description", "image_url", "trigger", "shareable", "active"):
             if field in changes:
                 setattr(offer, field, changes[field])
+        total_before = offer.total_limit
         for column, value in _section_columns(where, who, when, coupon, limits).items():
             setattr(offer, column, value)
         await self.session.flush()
+        if offer.total_limit != total_before:
+            await change_total(self.session, self.brand_id, offer.id, offer.total_limit)
         await self.session.refresh(offer)
         return offer_out(offer)
 

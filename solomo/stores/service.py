@@ -16,6 +16,7 @@ from sqlalchemy.types import String
 
 from solomo.auth.principal import Principal
 from solomo.checkins.service import CheckinService
+from solomo.coupons.lifecycle import store_has_redemptions
 from solomo.errors import ApiError, FieldError, forbidden, invalid_geometry, not_found
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
@@ -250,7 +251,7 @@ class StoreService:
     async def delete(self, store_id: uuid.UUID) -> bool:
         """Delete a store and its geofences, or archive it when it has history; True if archived.
 
-        History (check-ins matched at the store; redemptions once coupons exist) must keep pointing at a
+        History (check-ins matched at the store, redemptions made there) must keep pointing at a
         store that can still be looked up, so such a store is archived: it leaves lists, nearby search and
         matching (its fences are switched off) but its id still answers.
         """
@@ -258,7 +259,9 @@ class StoreService:
         if row.archived_at is not None:
             return True
         params = {"brand_id": self.brand_id, "id": store_id}
-        if await CheckinService(self.session, self.principal).store_has_visits(store_id):
+        if await CheckinService(self.session, self.principal).store_has_visits(store_id) or await store_has_redemptions(
+            self.session, self.brand_id, store_id
+        ):
             await self.session.execute(
                 text(
                     "UPDATE stores SET archived_at = now(), updated_at = now() WHERE brand_id = :brand_id AND id = :id"

@@ -3,6 +3,15 @@
 from solomo.db.models.api_key import ApiKey
 from solomo.db.models.brand import Brand
 from solomo.db.models.checkin import Checkin, CheckinMatch, FenceState, IdempotencyKey
+from solomo.db.models.coupon import (
+    CodeFailures,
+    Coupon,
+    CouponAudit,
+    MemberOfferClaims,
+    OfferCapacity,
+    OfferShare,
+    Redemption,
+)
 from solomo.db.models.eligibility import OfferEligibility, OfferImpression
 from solomo.db.models.geofence import Geofence
 from solomo.db.models.member import SOCIAL_PROVIDERS, ConsentEvent, Member, SocialAccount
@@ -16,14 +25,21 @@ __all__ = [
     "Campaign",
     "Checkin",
     "CheckinMatch",
+    "CodeFailures",
     "ConsentEvent",
+    "Coupon",
+    "CouponAudit",
     "FenceState",
     "Geofence",
     "IdempotencyKey",
     "Member",
+    "MemberOfferClaims",
     "Offer",
+    "OfferCapacity",
     "OfferEligibility",
     "OfferImpression",
+    "OfferShare",
+    "Redemption",
     "SocialAccount",
     "Store",
 ]

@@ -1,0 +1,170 @@
+"""Claims and shares: a member turns an offer into a coupon, or a share code for friends.
+
+A claim is one call to the SQL function ``solomo_claim_offer`` (migration 0010), which decides
+eligibility and every limit under row locks; Python only picks the code and maps refusals to problems.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_409_CONFLICT
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solomo.auth.principal import Principal
+from solomo.coupons import codes
+from solomo.coupons.rendering import CouponRow, coupon_out, coupon_row, redemption_row
+from solomo.coupons.schemas import CouponOut, CouponPage, CouponStatus, ShareOut
+from solomo.errors import ApiError, invalid, not_found
+from solomo.pagination import decode_time_id, encode_time_id
+
+_CLAIM = text("SELECT CAST(solomo_claim_offer(:brand_id, :member_id, :offer_id, :share_code, :code) AS text)")
+
+
+class _ClaimAnswer(msgspec.Struct):
+    status: str
+    coupon: CouponRow | None = None
+    reason: str | None = None
+    limit: Literal["per_member", "per_member_per_day"] | None = None
+    claimed: int | None = None
+    retry_after: int | None = None
+
+
+_CLAIM_ANSWER = msgspec.json.Decoder(_ClaimAnswer)
+
+_OFFER_FOR_SHARE = text(
+    "SELECT shareable, active FROM offers WHERE brand_id = :brand_id AND id = :offer_id",
+)
+# A member has one share code per offer (the first one made); two made at once are both valid.
+_SHARE = text(
+    """
+    WITH existing AS (
+        SELECT code, created_at FROM offer_shares
+        WHERE brand_id = :brand_id AND offer_id = :offer_id AND member_id = :member_id AND revoked_at IS NULL
+        ORDER BY created_at, id
+        LIMIT 1
+    ),
+    made AS (
+        INSERT INTO offer_shares (brand_id, offer_id, member_id, code)
+        SELECT :brand_id, :offer_id, :member_id, :code
+        WHERE NOT EXISTS (SELECT 1 FROM existing)
+        RETURNING code, created_at
+    )
+    SELECT code, created_at FROM existing UNION ALL SELECT code, created_at FROM made
+    """
+)
+
+#: A coupon and its live (not voided) redemption, if any, prefixed ``r_``.
+COUPON_WITH_LIVE_REDEMPTION = """
+    SELECT c.*, r.id AS r_id, r.coupon_id AS r_coupon_id, r.store_id AS r_store_id, r.key_id AS r_key_id,
+           r.redeemed_at AS r_redeemed_at, r.order_amount AS r_order_amount, r.voided_at AS r_voided_at,
+           r.voided_by_key_id AS r_voided_by_key_id, r.void_reason AS r_void_reason
+    FROM coupons c
+    LEFT JOIN redemptions r ON r.coupon_id = c.id AND r.voided_at IS NULL
+"""
+_STATUS_SQL: dict[str, str] = {
+    "redeemed": "r.id IS NOT NULL",
+    "cancelled": "r.id IS NULL AND c.cancelled_at IS NOT NULL",
+    "expired": "r.id IS NULL AND c.cancelled_at IS NULL AND c.expires_at <= now()",
+    "active": "r.id IS NULL AND c.cancelled_at IS NULL AND c.expires_at > now()",
+}
+
+
+def coupon_with_live(values: dict[str, object], now: datetime) -> CouponOut:
+    live = None
+    if values["r_id"] is not None:
+        live = redemption_row({k[2:]: v for k, v in values.items() if k.startswith("r_")})
+    return coupon_out(coupon_row(values), live, now)
+
+
+class ClaimService:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.brand_id = principal.brand_id
+
+    def _member(self) -> uuid.UUID:
+        assert self.principal.member_id is not None  # member-token routes only
+        return self.principal.member_id
+
+    async def claim(self, offer_id: uuid.UUID, share_code: str | None) -> CouponOut:
+        shared = codes.normalize(share_code) if share_code is not None else None
+        params = {
+            "brand_id": self.brand_id,
+            "member_id": self._member(),
+            "offer_id": offer_id,
+            "share_code": shared,
+            "code": codes.new_coupon_code(),
+        }
+        answer = _CLAIM_ANSWER.decode((await self.session.execute(_CLAIM, params)).scalar_one())
+        if answer.status == "claimed" and answer.coupon is not None:
+            return coupon_out(answer.coupon, None, datetime.now(UTC))
+        raise _refusal(answer)
+
+    async def share(self, offer_id: uuid.UUID) -> ShareOut:
+        offer = (
+            await self.session.execute(_OFFER_FOR_SHARE, {"brand_id": self.brand_id, "offer_id": offer_id})
+        ).first()
+        if offer is None:
+            raise not_found("offer")
+        if not offer.shareable or not offer.active:
+            raise ApiError(HTTP_403_FORBIDDEN, "not_shareable", "This offer cannot be shared")
+        params = {
+            "brand_id": self.brand_id,
+            "offer_id": offer_id,
+            "member_id": self._member(),
+            "code": codes.new_share_code(),
+        }
+        row = (await self.session.execute(_SHARE, params)).first()
+        assert row is not None
+        return ShareOut(offer_id=offer_id, code=row.code, created_at=row.created_at)
+
+    async def page(
+        self, member_id: uuid.UUID, *, status: CouponStatus | None, limit: int, cursor: str | None
+    ) -> CouponPage:
+        where = ["c.brand_id = :brand_id", "c.member_id = :member_id"]
+        params: dict[str, object] = {"brand_id": self.brand_id, "member_id": member_id, "limit": limit + 1}
+        if status is not None:
+            where.append(_STATUS_SQL[status])
+        if cursor:
+            params["at"], params["after"] = decode_time_id(cursor)
+            where.append("(c.claimed_at, c.id) < (CAST(:at AS timestamptz), CAST(:after AS uuid))")
+        query = text(
+            f"{COUPON_WITH_LIVE_REDEMPTION} WHERE {' AND '.join(where)}"
+            " ORDER BY c.claimed_at DESC, c.id DESC LIMIT :limit"
+        )
+        rows = (await self.session.execute(query, params)).mappings().all()
+        now = datetime.now(UTC)
+        items = [coupon_with_live(dict(r), now) for r in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        return CouponPage(items=items, next_cursor=encode_time_id(last["claimed_at"], last["id"]) if last else None)
+
+
+def _refusal(answer: _ClaimAnswer) -> ApiError:
+    match answer.status:
+        case "offer_not_found":
+            return not_found("offer")
+        case "not_eligible":
+            return ApiError(HTTP_403_FORBIDDEN, "not_eligible", f"Not claimable: {answer.reason}")
+        case "share_code_invalid":
+            return invalid("share_code", "not a share code of this offer (or the offer is no longer shareable)")
+        case "own_share_code":
+            return invalid("share_code", "a member cannot claim through their own share code", code="own_share_code")
+        case "member_limit":
+            per_day = answer.limit == "per_member_per_day"
+            headers = {"Retry-After": str(answer.retry_after)} if per_day and answer.retry_after else None
+            return ApiError(
+                HTTP_409_CONFLICT,
+                "member_limit",
+                f"This member has claimed this offer {answer.claimed} time(s)"
+                + (" today, the most allowed per day" if per_day else ", the most allowed"),
+                headers=headers,
+                extra={"limit": answer.limit},
+            )
+        case "offer_exhausted":
+            return ApiError(HTTP_409_CONFLICT, "offer_exhausted", "Every coupon of this offer has been claimed")
+    raise AssertionError(f"unexpected claim answer {answer.status}")

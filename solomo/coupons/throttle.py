@@ -1,0 +1,56 @@
+"""The throttle on failed coupon-code look-ups, per caller (API key), so codes cannot be guessed.
+
+Each failure adds one to a level that drains by one every ``DRAIN_SECONDS``. ``BURST`` failures in quick
+succession are allowed; while the level stays above ``BURST - 1``, look-ups and redemptions by that caller
+answer 429 with Retry-After, even for a good code. A failure is recorded in a transaction of its own: the
+request's transaction rolls back with the error, and the count must outlive it. The level lives in
+PostgreSQL, so every worker and host shares it.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from solomo.errors import ApiError
+
+BURST = 10
+DRAIN_SECONDS = 6.0
+
+_LEVEL = text(
+    """
+    SELECT greatest(level - extract(epoch FROM now() - at) / :drain, 0) AS level
+    FROM code_failures WHERE brand_id = :brand_id AND caller = :caller
+    """
+)
+_FAIL = text(
+    """
+    INSERT INTO code_failures AS f (brand_id, caller, level, at) VALUES (:brand_id, :caller, 1, now())
+    ON CONFLICT (brand_id, caller) DO UPDATE
+       SET level = greatest(f.level - extract(epoch FROM now() - f.at) / :drain, 0) + 1, at = now()
+    """
+)
+
+
+class CodeGuard:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def check(self, session: AsyncSession, brand_id: uuid.UUID, caller: str) -> None:
+        level = await session.scalar(_LEVEL, {"brand_id": brand_id, "caller": caller, "drain": DRAIN_SECONDS})
+        if level is not None and level > BURST - 1:
+            wait = max(1, math.ceil((float(level) - (BURST - 1)) * DRAIN_SECONDS))
+            raise ApiError(
+                HTTP_429_TOO_MANY_REQUESTS,
+                "too_many_failed_codes",
+                f"Too many unknown coupon codes from this key: try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+    async def failed(self, brand_id: uuid.UUID, caller: str) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(_FAIL, {"brand_id": brand_id, "caller": caller, "drain": DRAIN_SECONDS})

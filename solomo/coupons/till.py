@@ -1,0 +1,218 @@
+"""At the till: look a coupon up, redeem it at a store, void a redemption.
+
+Redeeming is one call to ``solomo_redeem_coupon`` (migration 0010), which locks the coupon row and lets
+the partial unique index on live redemptions have the last word. Unknown codes count against the
+caller's key in the throttle (``CodeGuard``), so codes cannot be guessed at speed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_410_GONE
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solomo.auth.principal import Principal
+from solomo.coupons import codes
+from solomo.coupons.claims import COUPON_WITH_LIVE_REDEMPTION, coupon_with_live
+from solomo.coupons.rendering import CouponRow, RedemptionRow, coupon_out, redemption_out, redemption_row
+from solomo.coupons.schemas import CouponOut, RedemptionIn, RedemptionOut
+from solomo.coupons.throttle import CodeGuard
+from solomo.errors import ApiError, forbidden, invalid, not_found
+from solomo.idempotency import caller_of
+
+_REDEEM = text("SELECT CAST(solomo_redeem_coupon(:brand_id, :code, :store_id, :key_id, :role, :order_amount) AS text)")
+
+
+class _RedeemAnswer(msgspec.Struct):
+    status: str
+    redemption: RedemptionRow | None = None
+    coupon: CouponRow | None = None
+    expires_at: datetime | None = None
+
+
+_REDEEM_ANSWER = msgspec.json.Decoder(_RedeemAnswer)
+
+_BY_CODE = text(f"{COUPON_WITH_LIVE_REDEMPTION} WHERE c.brand_id = :brand_id AND c.code = :code")
+_BY_ID = text(f"{COUPON_WITH_LIVE_REDEMPTION} WHERE c.brand_id = :brand_id AND c.id = :id")
+_REDEMPTION = text("SELECT * FROM redemptions WHERE brand_id = :brand_id AND id = :id")
+_VOID = text(
+    """
+    UPDATE redemptions
+       SET voided_at = now(), voided_by_key_id = :key_id, void_reason = :reason
+     WHERE brand_id = :brand_id AND id = :id AND voided_at IS NULL AND redeemed_at > now() - interval '24 hours'
+       AND (CAST(:scope AS uuid[]) IS NULL OR store_id = ANY(CAST(:scope AS uuid[])))
+    RETURNING *
+    """
+).bindparams(bindparam("scope", type_=ARRAY(UUID(as_uuid=True))))
+_AUDIT_VOID = text(
+    """
+    INSERT INTO coupon_audit (brand_id, coupon_id, redemption_id, action, store_id, key_id, role, detail)
+    VALUES (:brand_id, :coupon_id, :redemption_id, 'void', :store_id, :key_id, :role,
+            jsonb_strip_nulls(jsonb_build_object('reason', CAST(:reason AS text))))
+    """
+)
+VOID_WINDOW_HOURS = 24
+
+
+class TillService:
+    def __init__(self, session: AsyncSession, principal: Principal, guard: CodeGuard) -> None:
+        self.session = session
+        self.principal = principal
+        self.brand_id = principal.brand_id
+        self.guard = guard
+
+    @property
+    def _key_id(self) -> uuid.UUID:
+        assert self.principal.key_id is not None  # API-key routes only
+        return self.principal.key_id
+
+    async def _failed(self) -> None:
+        await self.guard.failed(self.brand_id, caller_of(self.principal))
+
+    async def _read_code(self, typed: str, field: str, source: str) -> str:
+        """Throttle first, then the typed code in canonical form; a code with a wrong check symbol is a typo
+        (422, so the till can say so) and counts as a failure like an unknown one."""
+        await self.guard.check(self.session, self.brand_id, caller_of(self.principal))
+        code = codes.normalize(typed)
+        if not codes.is_well_formed(code):
+            await self._failed()
+            raise invalid(field, "not a valid coupon code: check it for typos", source=source, code="code_mistyped")
+        return code
+
+    async def lookup(self, typed: str) -> CouponOut:
+        code = await self._read_code(typed, "code", "path")
+        row = (await self.session.execute(_BY_CODE, {"brand_id": self.brand_id, "code": code})).mappings().first()
+        if row is None:
+            await self._failed()
+            raise not_found("coupon")
+        coupon = coupon_with_live(dict(row), datetime.now(UTC))
+        scope = self.principal.store_scope
+        redeemable = coupon.terms.redeemable_store_ids
+        if scope is not None and redeemable is not None and not scope & set(redeemable):
+            raise forbidden("This coupon is not redeemable at this key's stores", code="wrong_store")
+        return coupon
+
+    async def redeem(self, data: RedemptionIn) -> RedemptionOut:
+        code = await self._read_code(data.code, "code", "body")
+        if not self.principal.may_use_store(data.store_id):
+            raise forbidden("This key may not act for that store", code="store_out_of_scope")
+        params = {
+            "brand_id": self.brand_id,
+            "code": code,
+            "store_id": data.store_id,
+            "key_id": self._key_id,
+            "role": self.principal.role.value,
+            "order_amount": data.order_amount,
+        }
+        answer = _REDEEM_ANSWER.decode((await self.session.execute(_REDEEM, params)).scalar_one())
+        if answer.status == "redeemed" and answer.redemption is not None and answer.coupon is not None:
+            coupon = coupon_out(answer.coupon, answer.redemption, datetime.now(UTC))
+            return redemption_out(answer.redemption, coupon)
+        if answer.status == "unknown_code":
+            await self._failed()
+        raise _refusal(answer)
+
+    async def get(self, redemption_id: uuid.UUID) -> RedemptionOut:
+        redemption = await self._redemption(redemption_id)
+        return await self._render(redemption)
+
+    async def _redemption(self, redemption_id: uuid.UUID) -> RedemptionRow:
+        row = (
+            (await self.session.execute(_REDEMPTION, {"brand_id": self.brand_id, "id": redemption_id}))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise not_found("redemption")
+        redemption = redemption_row(dict(row))
+        if not self.principal.may_use_store(redemption.store_id):
+            raise forbidden("This redemption was made at a store this key may not act for", code="store_out_of_scope")
+        return redemption
+
+    async def _render(self, redemption: RedemptionRow) -> RedemptionOut:
+        row = (
+            (await self.session.execute(_BY_ID, {"brand_id": self.brand_id, "id": redemption.coupon_id}))
+            .mappings()
+            .one()
+        )
+        return redemption_out(redemption, coupon_with_live(dict(row), datetime.now(UTC)))
+
+    async def void(self, redemption_id: uuid.UUID, reason: str | None) -> RedemptionOut:
+        """Void a redemption (same store or admin, within 24 h): the coupon can be redeemed again.
+
+        The conditional UPDATE decides; only when it changes nothing is the row read to say why.
+        """
+        scope = self.principal.store_scope
+        params = {
+            "brand_id": self.brand_id,
+            "id": redemption_id,
+            "key_id": self._key_id,
+            "reason": reason,
+            "scope": list(scope) if scope is not None else None,
+        }
+        row = (await self.session.execute(_VOID, params)).mappings().first()
+        if row is None:
+            current = await self._redemption(redemption_id)  # 404 / 403 out of scope
+            if current.voided_at is not None:
+                raise ApiError(
+                    HTTP_409_CONFLICT,
+                    "already_voided",
+                    "This redemption has already been voided",
+                    extra={"voided_at": current.voided_at},
+                )
+            raise ApiError(
+                HTTP_409_CONFLICT,
+                "void_window_passed",
+                f"A redemption can be voided within {VOID_WINDOW_HOURS} hours of being made",
+            )
+        voided = redemption_row(dict(row))
+        await self.session.execute(
+            _AUDIT_VOID,
+            {
+                "brand_id": self.brand_id,
+                "coupon_id": voided.coupon_id,
+                "redemption_id": voided.id,
+                "store_id": voided.store_id,
+                "key_id": self._key_id,
+                "role": self.principal.role.value,
+                "reason": reason,
+            },
+        )
+        return await self._render(voided)
+
+
+def _refusal(answer: _RedeemAnswer) -> ApiError:
+    match answer.status:
+        case "unknown_code":
+            return ApiError(HTTP_404_NOT_FOUND, "not_found", "coupon not found")
+        case "store_not_found":
+            return invalid("store_id", "no such store in this brand")
+        case "store_archived":
+            return invalid("store_id", "the store is archived", code="store_archived")
+        case "already_redeemed":
+            live = answer.redemption
+            assert live is not None
+            return ApiError(
+                HTTP_409_CONFLICT,
+                "already_redeemed",
+                f"This coupon was redeemed at {live.redeemed_at.isoformat()}",
+                extra={"redemption_id": live.id, "redeemed_at": live.redeemed_at, "store_id": live.store_id},
+            )
+        case "cancelled":
+            return ApiError(HTTP_410_GONE, "coupon_cancelled", "This coupon has been cancelled")
+        case "expired":
+            return ApiError(
+                HTTP_410_GONE, "expired", "This coupon has expired", extra={"expires_at": answer.expires_at}
+            )
+        case "wrong_store":
+            return forbidden("This coupon is not redeemable at this store", code="wrong_store")
+        case "visit_required":
+            return forbidden(
+                "This coupon needs a verified check-in at this store in the last 60 minutes", code="visit_required"
+            )
+    raise AssertionError(f"unexpected redemption answer {answer.status}")

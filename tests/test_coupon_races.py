@@ -1,0 +1,149 @@
+"""Limits and single redemption are exact under races: each contender on its own pooled connection, all
+released together, every transaction committed (a shared rolled-back transaction would hide the race)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from solomo.auth.principal import Principal, Role
+from solomo.coupons.claims import ClaimService
+from solomo.coupons.schemas import RedemptionIn
+from solomo.coupons.throttle import CodeGuard
+from solomo.coupons.till import TillService
+from solomo.db.engine import make_engine
+from solomo.errors import ApiError
+from tests.conftest import BrandContext
+from tests.coupon_helpers import open_shop, scalar
+
+CONNECTIONS = 40
+
+
+@pytest.fixture
+async def race_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url, pool_size=CONNECTIONS)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def pool(race_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(race_engine, expire_on_commit=False)
+
+
+async def race(
+    pool: async_sessionmaker[AsyncSession], contenders: list[Callable[[AsyncSession], Awaitable[Any]]]
+) -> Counter[str]:
+    """Run every contender in its own committed transaction, all at once; count outcomes by problem code."""
+    start = asyncio.Event()
+
+    async def one(work: Callable[[AsyncSession], Awaitable[Any]]) -> str:
+        async with pool() as session:
+            await start.wait()
+            try:
+                await work(session)
+            except ApiError as refused:
+                await session.rollback()
+                return refused.code
+            await session.commit()
+            return "ok"
+
+    tasks = [asyncio.create_task(one(work)) for work in contenders]
+    await asyncio.sleep(0.05)
+    start.set()
+    return Counter(await asyncio.gather(*tasks))
+
+
+async def eligible_members(brand: BrandContext, offer_id: str, store_id: str, count: int) -> list[uuid.UUID]:
+    """Members with marketing consent and a live eligibility for the offer, made in bulk."""
+    async with brand.sessions() as session, session.begin():
+        ids = list(
+            await session.scalars(
+                text(
+                    "INSERT INTO members (brand_id, external_id, consent_marketing, consent_marketing_at)"
+                    " SELECT :b, 'racer-' || n, true, now() FROM generate_series(1, :n) AS n RETURNING id"
+                ),
+                {"b": brand.id, "n": count},
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO offer_eligibility (brand_id, member_id, offer_id, store_id, checkin_id, granted_at,"
+                " eligible_until) SELECT :b, m, :o, :s, gen_random_uuid(), now(), now() + interval '1 hour'"
+                " FROM unnest(CAST(:ids AS uuid[])) AS m"
+            ),
+            {"b": brand.id, "o": offer_id, "s": store_id, "ids": ids},
+        )
+    return ids
+
+
+def claim_by(brand: BrandContext, member: uuid.UUID, offer_id: str) -> Callable[[AsyncSession], Awaitable[Any]]:
+    principal = Principal(brand.id, Role.MEMBER, member_id=member)
+    return lambda session: ClaimService(session, principal).claim(uuid.UUID(offer_id), None)
+
+
+async def test_two_hundred_claims_on_fifty_coupons(brand: BrandContext, pool: async_sessionmaker[AsyncSession]) -> None:
+    shop = await open_shop(brand, eligible=False, limits={"total": 50})
+    members = await eligible_members(brand, shop.offer["id"], shop.scene.store["id"], 200)
+    outcomes = await race(pool, [claim_by(brand, m, shop.offer["id"]) for m in members])
+    assert outcomes == Counter({"ok": 50, "offer_exhausted": 150})
+    offer = shop.offer["id"]
+    assert await scalar(brand, "SELECT count(*) FROM coupons WHERE offer_id = :o", o=offer) == 50
+    assert await scalar(brand, "SELECT sum(used) FROM offer_capacity WHERE offer_id = :o", o=offer) == 50
+    assert await scalar(brand, "SELECT count(DISTINCT member_id) FROM coupons WHERE offer_id = :o", o=offer) == 50
+    # Refused claims left no counter behind: their transactions rolled back whole.
+    assert await scalar(brand, "SELECT count(*) FROM member_offer_claims WHERE offer_id = :o", o=offer) == 50
+
+
+async def test_one_members_ten_claims_on_a_limit_of_one(
+    brand: BrandContext, pool: async_sessionmaker[AsyncSession]
+) -> None:
+    shop = await open_shop(brand, eligible=False, limits={"per_member": 1})
+    (member,) = await eligible_members(brand, shop.offer["id"], shop.scene.store["id"], 1)
+    outcomes = await race(pool, [claim_by(brand, member, shop.offer["id"]) for _ in range(10)])
+    assert outcomes == Counter({"ok": 1, "member_limit": 9})
+    assert await scalar(brand, "SELECT count(*) FROM coupons WHERE member_id = :m", m=member) == 1
+
+
+async def test_one_members_claims_on_a_daily_limit(brand: BrandContext, pool: async_sessionmaker[AsyncSession]) -> None:
+    shop = await open_shop(brand, eligible=False, limits={"per_member_per_day": 3, "total": 100})
+    (member,) = await eligible_members(brand, shop.offer["id"], shop.scene.store["id"], 1)
+    outcomes = await race(pool, [claim_by(brand, member, shop.offer["id"]) for _ in range(12)])
+    assert outcomes == Counter({"ok": 3, "member_limit": 9})
+
+
+async def test_twenty_tills_scan_one_code(
+    brand: BrandContext, pool: async_sessionmaker[AsyncSession], race_engine: AsyncEngine
+) -> None:
+    shop = await open_shop(brand)
+    coupon = await shop.claimed()
+    key_id = await scalar(brand, "SELECT id FROM api_keys WHERE brand_id = :b LIMIT 1", b=brand.id)
+    till = Principal(brand.id, Role.ADMIN, key_id=key_id)
+    guard = CodeGuard(race_engine)
+    request = RedemptionIn(code=coupon["code"], store_id=uuid.UUID(shop.scene.store["id"]))
+    outcomes = await race(pool, [lambda s: TillService(s, till, guard).redeem(request) for _ in range(20)])
+    assert outcomes == Counter({"ok": 1, "already_redeemed": 19})
+    assert await scalar(brand, "SELECT count(*) FROM redemptions WHERE coupon_id = :c", c=coupon["id"]) == 1
+
+    # Ten voids of that one redemption: one voids it, nine find it voided; the count moves once.
+    redemption = await scalar(brand, "SELECT id FROM redemptions WHERE coupon_id = :c", c=coupon["id"])
+    voids = await race(pool, [lambda s: TillService(s, till, guard).void(redemption, None) for _ in range(10)])
+    assert voids == Counter({"ok": 1, "already_voided": 9})
+    audit = await scalar(
+        brand, "SELECT count(*) FILTER (WHERE action = 'void') FROM coupon_audit WHERE coupon_id = :c", c=coupon["id"]
+    )
+    assert audit == 1
+    # Freed, it is redeemed once more, however many tills try.
+    again = await race(pool, [lambda s: TillService(s, till, guard).redeem(request) for _ in range(10)])
+    assert again == Counter({"ok": 1, "already_redeemed": 9})
+    live = await scalar(
+        brand, "SELECT count(*) FROM redemptions WHERE coupon_id = :c AND voided_at IS NULL", c=coupon["id"]
+    )
+    assert live == 1
