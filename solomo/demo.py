@@ -23,6 +23,7 @@ from solomo.auth.secrets import hash_secret
 from solomo.auth.service import ApiKeyService
 from solomo.brands.service import BrandService
 from solomo.db.models import ApiKey, Campaign, Member
+from solomo.demo_coupons import load_demo_coupons
 from solomo.demo_members import DEMO_TOUR_MEMBERS, load_demo_members
 from solomo.geo.geojson import Feature, FeatureCollection, Point
 from solomo.geofences.service import GeofenceService
@@ -78,6 +79,7 @@ async def load_demo(session: AsyncSession) -> DemoInfo:
         )
     )
     await _load_offers(session, brand.id)
+    await load_demo_coupons(session, brand.id, brand.timezone)
     return DemoInfo(brand_id=brand.id, keys=dict(DEMO_KEYS), member_ids=member_ids, store_ids=store_ids)
 
 

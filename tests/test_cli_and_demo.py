@@ -4,6 +4,7 @@ import json
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from solomo.demo import DEMO_KEYS, load_demo
@@ -78,3 +79,55 @@ async def test_demo_is_idempotent_and_its_keys_work(
         await client.get("/v1/stores/nearby", params={"lon": 121.47, "lat": 31.23, "radius_m": 20000}, headers=admin)
     ).json()
     assert near["items"][0]["store"]["id"] in {s["id"] for s in managed}
+    await _demo_coupons_are_consistent(sessions, first.brand_id, client, admin)
+
+
+async def _demo_coupons_are_consistent(
+    sessions: async_sessionmaker[AsyncSession],
+    brand_id: object,
+    client: AsyncTestClient[Litestar],
+    admin: dict[str, str],
+) -> None:
+    """A month of coupons (loaded once), within every limit, with the counters a real history would leave."""
+    async with sessions() as session:
+        figures = (
+            await session.execute(
+                text(
+                    """
+                    SELECT (SELECT count(*) FROM coupons WHERE brand_id = :b) AS coupons,
+                           (SELECT count(*) FROM redemptions WHERE brand_id = :b AND voided_at IS NULL) AS redeemed,
+                           (SELECT count(*) FROM redemptions WHERE brand_id = :b AND voided_at IS NOT NULL) AS voided,
+                           (SELECT count(DISTINCT store_id) FROM redemptions WHERE brand_id = :b) AS stores,
+                           (SELECT count(*) FROM coupons WHERE brand_id = :b AND referrer_id IS NOT NULL) AS referred,
+                           (SELECT count(*) FROM coupon_audit WHERE brand_id = :b) AS audit,
+                           (SELECT count(*) FROM offers o WHERE o.brand_id = :b AND (SELECT sum(used)
+                              FROM offer_capacity c WHERE c.offer_id = o.id)
+                              <> (SELECT count(*) FROM coupons c WHERE c.offer_id = o.id)) AS bad_capacity,
+                           (SELECT count(*) FROM offers o WHERE o.brand_id = :b AND o.total_limit
+                              < (SELECT count(*) FROM coupons c WHERE c.offer_id = o.id)) AS over_total,
+                           (SELECT count(*) FROM (SELECT 1 FROM coupons c JOIN offers o ON o.id = c.offer_id
+                              WHERE c.brand_id = :b GROUP BY c.member_id, o.id, o.per_member_daily_limit, c.claim_day
+                              HAVING count(*) > o.per_member_daily_limit) AS x) AS over_daily,
+                           (SELECT sum(claimed) FROM member_offer_claims WHERE brand_id = :b) AS counted
+                    """
+                ),
+                {"b": brand_id},
+            )
+        ).one()
+    assert figures.coupons > 1000
+    assert figures.coupons == figures.counted
+    assert figures.redeemed > 300
+    assert figures.voided > 0
+    assert figures.stores > 50
+    assert figures.referred > 0
+    assert figures.audit == figures.redeemed + 2 * figures.voided
+    assert (figures.bad_capacity, figures.over_total, figures.over_daily) == (0, 0, 0)
+    async with sessions() as session:
+        code = await session.scalar(
+            text(
+                "SELECT code FROM coupons WHERE brand_id = :b AND expires_at > now() AND cancelled_at IS NULL LIMIT 1"
+            ),
+            {"b": brand_id},
+        )
+    looked = await client.get(f"/v1/coupons/{code}", headers=admin)
+    assert looked.status_code == 200, looked.text
