@@ -211,3 +211,41 @@ async def test_a_store_with_redemptions_is_archived_not_deleted(brand: BrandCont
     next_coupon = await shop.claimed()
     at_archived = await shop.redeem(next_coupon["code"], store_id=elsewhere["id"])
     assert (at_archived.status_code, at_archived.json()["code"]) == (422, "store_archived")
+
+
+async def test_hostile_till_input_is_4xx_naming_the_field(brand: BrandContext) -> None:
+    store = await brand.store()
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"code": "", "store_id": store["id"]}, "code"),
+        ({"code": "A" * 65, "store_id": store["id"]}, "code"),
+        ({"code": "ABCD-EFGH-JKMN", "store_id": "not-a-uuid"}, "store_id"),
+        ({"code": "ABCD-EFGH-JKMN", "store_id": store["id"], "order_amount": -1}, "order_amount"),
+        ({"code": "ABCD-EFGH-JKMN", "store_id": store["id"], "order_amount": "12.5"}, "order_amount"),
+        ({"code": "ABCD-EFGH-JKMN", "store_id": store["id"], "till": 3}, "till"),
+        ({"code": "AB\u0000", "store_id": store["id"]}, "code"),
+    ]
+    for body, field in cases:
+        answer = await brand.client.post("/v1/redemptions", json=body, headers=brand.admin)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["errors"][0]["field"] == field, (body, answer.text)
+    for typed in ("%F0%9F%98%80", "a%00b", "x" * 65, "SOLOMO:"):
+        looked = await brand.client.get(f"/v1/coupons/{typed}", headers=brand.admin)
+        assert looked.status_code in (404, 422), (typed, looked.text)
+        assert looked.headers["content-type"].startswith("application/problem+json")
+    not_json = await brand.client.post(
+        f"/v1/redemptions/{uuid.uuid4()}/void",
+        content=b"{oops",
+        headers=brand.admin | {"content-type": "application/json"},
+    )
+    assert not_json.status_code == 400
+
+
+async def test_hostile_claim_bodies(brand: BrandContext) -> None:
+    shop = await open_shop(brand)
+    for body, status in ((b"[]", 422), (b'{"share_code": ""}', 422), (b'{"share_code": 5}', 422), (b"null", 201)):
+        answer = await brand.client.post(
+            f"/v1/offers/{shop.offer['id']}/claims",
+            content=body,
+            headers=shop.scene.headers | {"content-type": "application/json"},
+        )
+        assert answer.status_code == status, (body, answer.text)
