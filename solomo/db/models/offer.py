@@ -62,6 +62,20 @@ class Offer(Base):
         ),
         Index("ix_offers_brand_campaign", "brand_id", "campaign_id"),
         Index("ix_offers_brand_created", "brand_id", "created_at", "id"),
+        # How a check-in finds the offers of a fired event (migration 0011).
+        Index("ix_offers_all_stores", "brand_id", "trigger", postgresql_where=text("active AND target = 'all_stores'")),
+        Index(
+            "ix_offers_store_ids",
+            "store_ids",
+            postgresql_using="gin",
+            postgresql_where=text("active AND target = 'stores'"),
+        ),
+        Index(
+            "ix_offers_geofence_ids",
+            "geofence_ids",
+            postgresql_using="gin",
+            postgresql_where=text("active AND target = 'geofences'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
