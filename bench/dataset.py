@@ -220,7 +220,7 @@ async def load(dsn: str, size: Size, rng: np.random.Generator) -> Loaded:
         seconds["fences (copy + insert)"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        member_ids = await _load_members(conn, brand_id, size.members)
+        member_ids = await load_members(conn, brand_id, size.members)
         seconds["members"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -299,7 +299,8 @@ async def _load_fences(conn: Any, brand_id: uuid.UUID, rows: list[tuple[Any, ...
         )
 
 
-async def _load_members(conn: Any, brand_id: uuid.UUID, count: int) -> list[uuid.UUID]:
+async def load_members(conn: Any, brand_id: uuid.UUID, count: int) -> list[uuid.UUID]:
+    """``count`` members with both consents (and their consent history), token_version 0; their ids."""
     async with conn.transaction():
         rows = await conn.fetch(
             """

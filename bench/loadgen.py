@@ -1,6 +1,7 @@
-"""wrk as the load generator: a C client with a LuaJIT script (bench/checkins.lua), light enough to share the box.
+"""wrk as the load generator: a C client with a LuaJIT script (bench/checkins.lua, bench/claims.lua, both on
+bench/wrklib.lua), light enough to share the box.
 
-wrk has no request count and no fixed rate of its own. The Lua driver adds both: each thread stops after
+wrk has no request count and no fixed rate of its own. The Lua drivers add both: each thread stops after
 its share of responses (and says so on stderr, so that we interrupt wrk's main thread, which otherwise
 sleeps for the whole ``-d``), and a paced run books one send slot every 1/rate seconds in ``delay()``.
 """
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LUA_DRIVER = Path(__file__).resolve().parent / "checkins.lua"
+#: Each line of its data file one request, sent once; a thread stops when all it sent is answered.
+ONCE_DRIVER = Path(__file__).resolve().parent / "claims.lua"
 THREADS = 2
 _RESULT = "SOLOMO_BENCH_RESULT "
 _THREAD_DONE = "SOLOMO_BENCH_THREAD_DONE"
@@ -42,6 +45,8 @@ class HttpResult:
     late_sends: int
     max_lag_ms: float
     sample_error: str
+    #: Requests the Lua driver built (checkins.lua also counts wrk's one start-up check call).
+    sent: int = 0
 
     @property
     def ok(self) -> int:
@@ -75,12 +80,28 @@ def find_wrk() -> str:
 
 
 class Wrk:
-    def __init__(self, binary: str, base_url: str, workdir: Path, members: Sequence[tuple[str, Sequence[str]]]) -> None:
-        """``members``: (token, JSON fragments of the points it visits) per member taking part."""
+    def __init__(
+        self,
+        binary: str,
+        base_url: str,
+        workdir: Path,
+        members: Sequence[tuple[str, Sequence[str]]],
+        *,
+        path: str = "/v1/checkins",
+        script: Path = LUA_DRIVER,
+        name: str = "members",
+        grace_s: float = 0.0,
+    ) -> None:
+        """``members``: a line each, its token then its fields (checkins.lua: the JSON fragments of the points a
+        member visits; claims.lua: the request's body, if any). ``grace_s``: added to wrk's -d, for a driver
+        that stops sending by itself after the duration limit and then waits for its last answers."""
         self.binary = binary
-        self.url = f"{base_url}/v1/checkins"
+        self.base_url = base_url
+        self.path = path
+        self.script = script
+        self.grace_s = grace_s
         self.workdir = workdir
-        self.data_path = workdir / "members.tsv"
+        self.data_path = workdir / f"{name}.tsv"
         # One line per member, token then points; the Lua driver deals the members out to wrk's threads.
         with self.data_path.open("w") as out:
             for token, fragments in members:
@@ -88,19 +109,28 @@ class Wrk:
         self.commands: list[str] = []
 
     def run(
-        self, label: str, connections: int, requests: int, duration_limit_s: float, rate: float = 0.0
+        self,
+        label: str,
+        connections: int,
+        requests: int,
+        duration_limit_s: float,
+        rate: float = 0.0,
+        path: str | None = None,
     ) -> HttpResult:
-        """``requests`` answers (or until ``duration_limit_s``), as fast as possible or at ``rate`` per second."""
+        """``requests`` answers (or until ``duration_limit_s``), as fast as possible or at ``rate`` per second;
+        to ``path`` if given, else to the path the instance was made with."""
+        path = path or self.path
         slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
         config = self.workdir / f"wrk-{slug}.lua"
         config.write_text(
             f"return {{ data_path = {json.dumps(str(self.data_path))}, threads = {THREADS},"
-            f" limit = {math.ceil(requests / THREADS)}, rate = {rate / THREADS:.6f} }}\n"
+            f" limit = {math.ceil(requests / THREADS)}, rate = {rate / THREADS:.6f},"
+            f" seconds = {duration_limit_s:.3f}, path = {json.dumps(path)} }}\n"
         )
-        duration = max(1, math.ceil(duration_limit_s))
+        duration = max(1, math.ceil(duration_limit_s + self.grace_s))
         command = [
             self.binary, "-t", str(THREADS), "-c", str(connections), "-d", f"{duration}s",
-            "-s", str(LUA_DRIVER), self.url,
+            "-s", str(self.script), f"{self.base_url}{path}",
         ]  # fmt: skip
         self.commands.append(f"SOLOMO_BENCH_CONFIG={config} {shlex.join(command)}")
         proc = subprocess.Popen(  # noqa: S603 - wrk found on PATH, fixed arguments
@@ -162,4 +192,5 @@ def _parse(label: str, connections: int, stdout: str, stderr_lines: list[str]) -
         late_sends=int(data["late_sends"]),
         max_lag_ms=float(data["max_lag_s"]) * 1000,
         sample_error=str(data["sample_error"]),
+        sent=int(data.get("sent", 0)),
     )
