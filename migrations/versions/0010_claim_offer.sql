@@ -12,7 +12,7 @@
 --   * limits, exact under concurrency, each decided by the database under a row lock taken in a fixed
 --     order (the member's counter row, then one capacity slot):
 --       - per member and per brand-local day: a conditional upsert on member_offer_claims;
---       - the total: one unit from one of the offer's 16 capacity slots, one that no other claim holds
+--       - the total: one unit from one of the offer's 64 capacity slots, one that no other claim holds
 --         (SKIP LOCKED), so concurrent claims do not queue on one hot row. A claim never blocks on a slot:
 --         when every slot with room is busy it polls, and when none has room the offer is exhausted.
 --   * the coupon copies the offer's terms; where it is redeemable is resolved to store ids now.

