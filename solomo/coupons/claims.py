@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
 from solomo.coupons import codes
-from solomo.coupons.rendering import CouponRow, coupon_out, coupon_row, redemption_row
+from solomo.coupons.rendering import COUPON_WITH_LIVE_REDEMPTION, CouponRow, coupon_out, coupon_with_live
 from solomo.coupons.schemas import CouponOut, CouponPage, CouponStatus, ShareOut
 from solomo.errors import ApiError, invalid, not_found
 from solomo.pagination import decode_time_id, encode_time_id
@@ -58,27 +58,12 @@ _SHARE = text(
     """
 )
 
-#: A coupon and its live (not voided) redemption, if any, prefixed ``r_``.
-COUPON_WITH_LIVE_REDEMPTION = """
-    SELECT c.*, r.id AS r_id, r.coupon_id AS r_coupon_id, r.store_id AS r_store_id, r.key_id AS r_key_id,
-           r.redeemed_at AS r_redeemed_at, r.order_amount AS r_order_amount, r.voided_at AS r_voided_at,
-           r.voided_by_key_id AS r_voided_by_key_id, r.void_reason AS r_void_reason
-    FROM coupons c
-    LEFT JOIN redemptions r ON r.coupon_id = c.id AND r.voided_at IS NULL
-"""
 _STATUS_SQL: dict[str, str] = {
     "redeemed": "r.id IS NOT NULL",
     "cancelled": "r.id IS NULL AND c.cancelled_at IS NOT NULL",
     "expired": "r.id IS NULL AND c.cancelled_at IS NULL AND c.expires_at <= now()",
     "active": "r.id IS NULL AND c.cancelled_at IS NULL AND c.expires_at > now()",
 }
-
-
-def coupon_with_live(values: dict[str, object], now: datetime) -> CouponOut:
-    live = None
-    if values["r_id"] is not None:
-        live = redemption_row({k[2:]: v for k, v in values.items() if k.startswith("r_")})
-    return coupon_out(coupon_row(values), live, now)
 
 
 class ClaimService:

@@ -15,7 +15,7 @@ from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solomo.coupons.claims import COUPON_WITH_LIVE_REDEMPTION, coupon_with_live
+from solomo.coupons.rendering import COUPON_WITH_LIVE_REDEMPTION, coupon_with_live
 from solomo.coupons.schemas import CouponOut, ShareOut
 
 _MERGE = [

@@ -1,4 +1,4 @@
-"""Coupon rows (from SQL functions' JSON or from queries) to the API's Structs."""
+"""Coupon rows (from the SQL functions' JSON or from ``COUPON_WITH_LIVE_REDEMPTION``) to the API's Structs."""
 
 from __future__ import annotations
 
@@ -101,3 +101,20 @@ def redemption_out(redemption: RedemptionRow, coupon: CouponOut) -> RedemptionOu
         voided_by_key_id=redemption.voided_by_key_id,
         void_reason=redemption.void_reason,
     )
+
+
+#: A coupon and its live (not voided) redemption, if any, prefixed ``r_``.
+COUPON_WITH_LIVE_REDEMPTION = """
+    SELECT c.*, r.id AS r_id, r.coupon_id AS r_coupon_id, r.store_id AS r_store_id, r.key_id AS r_key_id,
+           r.redeemed_at AS r_redeemed_at, r.order_amount AS r_order_amount, r.voided_at AS r_voided_at,
+           r.voided_by_key_id AS r_voided_by_key_id, r.void_reason AS r_void_reason
+    FROM coupons c
+    LEFT JOIN redemptions r ON r.coupon_id = c.id AND r.voided_at IS NULL
+"""
+
+
+def coupon_with_live(values: dict[str, object], now: datetime) -> CouponOut:
+    live = None
+    if values["r_id"] is not None:
+        live = redemption_row({k[2:]: v for k, v in values.items() if k.startswith("r_")})
+    return coupon_out(coupon_row(values), live, now)

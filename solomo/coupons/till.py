@@ -18,8 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
 from solomo.coupons import codes
-from solomo.coupons.claims import COUPON_WITH_LIVE_REDEMPTION, coupon_with_live
-from solomo.coupons.rendering import CouponRow, RedemptionRow, coupon_out, redemption_out, redemption_row
+from solomo.coupons.rendering import (
+    COUPON_WITH_LIVE_REDEMPTION,
+    CouponRow,
+    RedemptionRow,
+    coupon_out,
+    coupon_with_live,
+    redemption_out,
+    redemption_row,
+)
 from solomo.coupons.schemas import CouponOut, RedemptionIn, RedemptionOut
 from solomo.coupons.throttle import CodeGuard
 from solomo.errors import ApiError, forbidden, invalid, not_found
