@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solomo.members.referral_codes import new_referral_code
 
 DEMO_MEMBER_COUNT = 3000
-#: The README tour checks in as these: they always consent (the others are random, as real members are).
+#: `solomo demo` prints these for trying the app by hand: they always consent (the others are random, as real
+#: members are).
 DEMO_TOUR_MEMBERS = ["demo-0001", "demo-0002", "demo-0003"]
 _SURNAMES = [
     "Wang",

@@ -65,7 +65,7 @@ async def test_demo_is_idempotent_and_its_keys_work(
     assert members["next_cursor"] is not None
     assert any(m["referred_by"] for m in members["items"])
     assert all(m["social_accounts"] for m in members["items"])
-    for member_id in first.member_ids:  # the README tour checks in as these
+    for member_id in first.member_ids:  # printed by `solomo demo` to try the app with
         consent = (await client.get(f"/v1/members/{member_id}", headers=admin)).json()["consent"]
         assert (consent["location"]["granted"], consent["marketing"]["granted"]) == (True, True)
     campaigns = (await client.get("/v1/campaigns", headers=admin)).json()["items"]
