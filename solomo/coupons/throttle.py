@@ -21,12 +21,13 @@ from solomo.errors import ApiError
 BURST = 10
 DRAIN_SECONDS = 6.0
 
-_LEVEL = text(
-    """
-    SELECT greatest(level - extract(epoch FROM now() - at) / :drain, 0) AS level
-    FROM code_failures WHERE brand_id = :brand_id AND caller = :caller
-    """
-)
+#: The caller's current level (NULL: no failures), as a scalar subquery. The till's own statements embed it,
+#: so the throttle costs no round trip of its own; bind ``brand_id``, ``caller`` and ``THROTTLE_PARAMS``.
+LEVEL_SQL = """(SELECT greatest(f.level - extract(epoch FROM now() - f.at) / :drain, 0)
+                FROM code_failures f WHERE f.brand_id = :brand_id AND f.caller = :caller)"""
+#: In SQL, a level is still allowed while ``coalesce(level, 0) <= :last_allowed``.
+THROTTLE_PARAMS = {"drain": DRAIN_SECONDS, "last_allowed": BURST - 1}
+_LEVEL = text(f"SELECT {LEVEL_SQL}")
 _FAIL = text(
     """
     INSERT INTO code_failures AS f (brand_id, caller, level, at) VALUES (:brand_id, :caller, 1, now())
@@ -36,20 +37,25 @@ _FAIL = text(
 )
 
 
+def refuse_if_throttled(level: float | None) -> None:
+    """A level read with ``LEVEL_SQL``: 429 with Retry-After while it is above ``BURST - 1``."""
+    if level is not None and level > BURST - 1:
+        wait = max(1, math.ceil((float(level) - (BURST - 1)) * DRAIN_SECONDS))
+        raise ApiError(
+            HTTP_429_TOO_MANY_REQUESTS,
+            "too_many_failed_codes",
+            f"Too many unknown coupon codes from this key: try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
 class CodeGuard:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
     async def check(self, session: AsyncSession, brand_id: uuid.UUID, caller: str) -> None:
-        level = await session.scalar(_LEVEL, {"brand_id": brand_id, "caller": caller, "drain": DRAIN_SECONDS})
-        if level is not None and level > BURST - 1:
-            wait = max(1, math.ceil((float(level) - (BURST - 1)) * DRAIN_SECONDS))
-            raise ApiError(
-                HTTP_429_TOO_MANY_REQUESTS,
-                "too_many_failed_codes",
-                f"Too many unknown coupon codes from this key: try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+        """For paths with no statement of their own to embed ``LEVEL_SQL`` in."""
+        refuse_if_throttled(await session.scalar(_LEVEL, {"brand_id": brand_id, "caller": caller} | THROTTLE_PARAMS))
 
     async def failed(self, brand_id: uuid.UUID, caller: str) -> None:
         async with self.engine.begin() as connection:

@@ -28,11 +28,22 @@ from solomo.coupons.rendering import (
     redemption_row,
 )
 from solomo.coupons.schemas import CouponOut, RedemptionIn, RedemptionOut
-from solomo.coupons.throttle import CodeGuard
+from solomo.coupons.throttle import LEVEL_SQL, THROTTLE_PARAMS, CodeGuard, refuse_if_throttled
 from solomo.errors import ApiError, forbidden, invalid, not_found
 from solomo.idempotency import caller_of
 
-_REDEEM = text("SELECT CAST(solomo_redeem_coupon(:brand_id, :code, :store_id, :key_id, :role, :order_amount) AS text)")
+# The throttle's level is read in the same statement; a throttled caller's redemption is not attempted
+# (CASE does not evaluate a volatile function in a branch it does not take).
+_REDEEM = text(
+    f"""
+    WITH guard AS (SELECT {LEVEL_SQL} AS level)
+    SELECT guard.level,
+           CASE WHEN coalesce(guard.level, 0) <= :last_allowed
+                THEN CAST(solomo_redeem_coupon(:brand_id, :code, :store_id, :key_id, :role, :order_amount) AS text)
+           END AS answer
+    FROM guard
+    """
+)
 
 
 class _RedeemAnswer(msgspec.Struct):
@@ -44,7 +55,11 @@ class _RedeemAnswer(msgspec.Struct):
 
 _REDEEM_ANSWER = msgspec.json.Decoder(_RedeemAnswer)
 
-_BY_CODE = text(f"{COUPON_WITH_LIVE_REDEMPTION} WHERE c.brand_id = :brand_id AND c.code = :code")
+# One row always: the throttle's level, and the coupon's columns (NULL when no coupon has the code).
+_BY_CODE = text(
+    f"SELECT {LEVEL_SQL} AS throttle_level, found.* FROM (SELECT 1) AS one"
+    f" LEFT JOIN ({COUPON_WITH_LIVE_REDEMPTION} WHERE c.brand_id = :brand_id AND c.code = :code) AS found ON true"
+)
 _BY_ID = text(f"{COUPON_WITH_LIVE_REDEMPTION} WHERE c.brand_id = :brand_id AND c.id = :id")
 _REDEMPTION = text("SELECT * FROM redemptions WHERE brand_id = :brand_id AND id = :id")
 _VOID = text(
@@ -81,20 +96,27 @@ class TillService:
     async def _failed(self) -> None:
         await self.guard.failed(self.brand_id, caller_of(self.principal))
 
+    @property
+    def _guarded(self) -> dict[str, object]:
+        """Parameters of the statements that embed the throttle's ``LEVEL_SQL``."""
+        return {"brand_id": self.brand_id, "caller": caller_of(self.principal)} | THROTTLE_PARAMS
+
     async def _read_code(self, typed: str, field: str, source: str) -> str:
-        """Throttle first, then the typed code in canonical form; a code with a wrong check symbol is a typo
-        (422, so the till can say so) and counts as a failure like an unknown one."""
-        await self.guard.check(self.session, self.brand_id, caller_of(self.principal))
+        """The typed code in canonical form. A code with a wrong check symbol is a typo (422, so the till can
+        say so) and counts as a failure like an unknown one; a throttled caller gets the 429 first. Good
+        codes are checked against the throttle inside the statement that uses them."""
         code = codes.normalize(typed)
         if not codes.is_well_formed(code):
+            await self.guard.check(self.session, self.brand_id, caller_of(self.principal))
             await self._failed()
             raise invalid(field, "not a valid coupon code: check it for typos", source=source, code="code_mistyped")
         return code
 
     async def lookup(self, typed: str) -> CouponOut:
         code = await self._read_code(typed, "code", "path")
-        row = (await self.session.execute(_BY_CODE, {"brand_id": self.brand_id, "code": code})).mappings().first()
-        if row is None:
+        row = (await self.session.execute(_BY_CODE, self._guarded | {"code": code})).mappings().one()
+        refuse_if_throttled(row["throttle_level"])
+        if row["id"] is None:
             await self._failed()
             raise not_found("coupon")
         coupon = coupon_with_live(dict(row), datetime.now(UTC))
@@ -108,15 +130,16 @@ class TillService:
         code = await self._read_code(data.code, "code", "body")
         if not self.principal.may_use_store(data.store_id):
             raise forbidden("This key may not act for that store", code="store_out_of_scope")
-        params = {
-            "brand_id": self.brand_id,
+        params = self._guarded | {
             "code": code,
             "store_id": data.store_id,
             "key_id": self._key_id,
             "role": self.principal.role.value,
             "order_amount": data.order_amount,
         }
-        answer = _REDEEM_ANSWER.decode((await self.session.execute(_REDEEM, params)).scalar_one())
+        guarded = (await self.session.execute(_REDEEM, params)).one()
+        refuse_if_throttled(guarded.level)
+        answer = _REDEEM_ANSWER.decode(guarded.answer)
         if answer.status == "redeemed" and answer.redemption is not None and answer.coupon is not None:
             coupon = coupon_out(answer.coupon, answer.redemption, datetime.now(UTC))
             return redemption_out(answer.redemption, coupon)
