@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -39,19 +39,38 @@ def decode_time_id(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 class _Keyed(Protocol):
-    created_at: datetime
-    id: uuid.UUID
+    @property
+    def id(self) -> uuid.UUID: ...
 
 
 K = TypeVar("K", bound=_Keyed)
 
 
-def split_page(rows: Sequence[K], limit: int) -> tuple[list[K], str | None]:
-    """Rows fetched with ``LIMIT limit + 1`` → the page, and a cursor if there is more."""
+def _created_at(row: Any) -> datetime:
+    at: datetime = row.created_at
+    return at
+
+
+def split_page(rows: Sequence[K], limit: int, at: Callable[[K], datetime] = _created_at) -> tuple[list[K], str | None]:
+    """Rows fetched with ``LIMIT limit + 1`` → the page, and a cursor if there is more.
+
+    ``at``: the time the rows are ordered by (newest first, then id), ``created_at`` unless said otherwise.
+    """
     if len(rows) <= limit:
         return list(rows), None
     last = rows[limit - 1]
-    return list(rows[:limit]), encode_time_id(last.created_at, last.id)
+    return list(rows[:limit]), encode_time_id(at(last), last.id)
+
+
+def keyset_after(cursor: str | None, columns: str, params: dict[str, Any]) -> list[str]:
+    """For raw SQL pages, newest first: the clause that continues after ``cursor`` (none for the first page).
+
+    ``columns`` names the ordering time and id, e.g. ``"s.created_at, s.id"``; binds ``:at`` and ``:after``.
+    """
+    if not cursor:
+        return []
+    params["at"], params["after"] = decode_time_id(cursor)
+    return [f"({columns}) < (CAST(:at AS timestamptz), CAST(:after AS uuid))"]
 
 
 class _Timestamped(Protocol):

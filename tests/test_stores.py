@@ -275,3 +275,17 @@ async def test_a_store_with_history_is_archived_not_deleted(scene: Any) -> None:
     unvisited = await brand.store(name="never visited")
     assert (await brand.client.delete(f"/v1/stores/{unvisited['id']}", headers=brand.admin)).status_code == 204
     assert (await brand.client.get(f"/v1/stores/{unvisited['id']}", headers=brand.admin)).status_code == 404
+
+
+async def test_store_lists_page_newest_first(brand: BrandContext) -> None:
+    made = [(await brand.store(name=f"Store {n}"))["id"] for n in range(5)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await brand.client.get("/v1/stores", params=params, headers=brand.admin)).json()
+        seen += [s["id"] for s in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == made[::-1]

@@ -31,7 +31,7 @@ from solomo.errors import ApiError, invalid, invalid_geometry
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
 from solomo.geo.validate import validate_point
-from solomo.pagination import decode_time_id, encode_time_id
+from solomo.pagination import decode_time_id, split_page
 
 MAX_AHEAD = timedelta(minutes=5)
 MAX_AGE = timedelta(hours=24)
@@ -150,9 +150,8 @@ class CheckinService:
                 {"brand_id": self.brand_id, "member_id": member_id, "at": at, "after": after, "limit": limit + 1},
             )
         ).all()
-        items = [_checkin_out(r) for r in rows[:limit]]
-        last = rows[limit - 1] if len(rows) > limit else None
-        return CheckinPage(items=items, next_cursor=encode_time_id(last.recorded_at, last.id) if last else None)
+        page, next_cursor = split_page(rows, limit, at=lambda r: r.recorded_at)
+        return CheckinPage(items=[_checkin_out(r) for r in page], next_cursor=next_cursor)
 
     async def store_has_visits(self, store_id: uuid.UUID) -> bool:
         """Whether any check-in matched one of the store's fences (history that deleting would orphan)."""

@@ -20,7 +20,7 @@ from solomo.coupons import codes
 from solomo.coupons.rendering import COUPON_WITH_LIVE_REDEMPTION, CouponRow, coupon_out, coupon_with_live
 from solomo.coupons.schemas import CouponOut, CouponPage, CouponStatus, ShareOut
 from solomo.errors import ApiError, invalid, not_found
-from solomo.pagination import decode_time_id, encode_time_id
+from solomo.pagination import keyset_after, split_page
 
 _CLAIM = text("SELECT CAST(solomo_claim_offer(:brand_id, :member_id, :offer_id, :share_code, :code) AS text)")
 
@@ -115,18 +115,15 @@ class ClaimService:
         params: dict[str, object] = {"brand_id": self.brand_id, "member_id": member_id, "limit": limit + 1}
         if status is not None:
             where.append(_STATUS_SQL[status])
-        if cursor:
-            params["at"], params["after"] = decode_time_id(cursor)
-            where.append("(c.claimed_at, c.id) < (CAST(:at AS timestamptz), CAST(:after AS uuid))")
+        where += keyset_after(cursor, "c.claimed_at, c.id", params)
         query = text(
             f"{COUPON_WITH_LIVE_REDEMPTION} WHERE {' AND '.join(where)}"
             " ORDER BY c.claimed_at DESC, c.id DESC LIMIT :limit"
         )
-        rows = (await self.session.execute(query, params)).mappings().all()
+        rows = (await self.session.execute(query, params)).all()
+        page, next_cursor = split_page(rows, limit, at=lambda r: r.claimed_at)
         now = datetime.now(UTC)
-        items = [coupon_with_live(dict(r), now) for r in rows[:limit]]
-        last = rows[limit - 1] if len(rows) > limit else None
-        return CouponPage(items=items, next_cursor=encode_time_id(last["claimed_at"], last["id"]) if last else None)
+        return CouponPage(items=[coupon_with_live(dict(r._mapping), now) for r in page], next_cursor=next_cursor)
 
 
 def _refusal(answer: _ClaimAnswer) -> ApiError:

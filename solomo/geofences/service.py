@@ -29,7 +29,7 @@ from solomo.geofences.schemas import (
     ImportResult,
 )
 from solomo.offers.lifecycle import forget_geofence
-from solomo.pagination import decode_time_id, split_page
+from solomo.pagination import keyset_after, split_page
 from solomo.stores.service import StoreService
 
 #: Features in one import; larger sets are split by the client (or the CLI) into several files.
@@ -226,9 +226,7 @@ class GeofenceService:
         if active is not None:
             clauses.append("g.active = :active")
             params["active"] = active
-        if cursor:
-            params["at"], params["after"] = decode_time_id(cursor)
-            clauses.append("(g.created_at, g.id) < (:at, :after)")
+        clauses += keyset_after(cursor, "g.created_at, g.id", params)
         query = text(
             f"SELECT {_COLUMNS} FROM geofences g WHERE {' AND '.join(clauses)} "
             "ORDER BY g.created_at DESC, g.id DESC LIMIT :limit"

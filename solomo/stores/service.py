@@ -23,7 +23,7 @@ from solomo.geo.geojson import Point
 from solomo.geo.validate import validate_point
 from solomo.geofences.lifecycle import switch_off_store_fences
 from solomo.offers.lifecycle import forget_store
-from solomo.pagination import decode_time_id, split_page
+from solomo.pagination import keyset_after, split_page
 from solomo.stores.schemas import NearbyStore, NearbyStores, StoreCreate, StoreOut, StorePage, StorePatch
 from solomo.timezones import check_timezone
 
@@ -131,9 +131,7 @@ class StoreService:
         if tag:
             clauses.append(":tag = ANY(s.tags)")
             params["tag"] = tag
-        if cursor:
-            params["at"], params["after"] = decode_time_id(cursor)
-            clauses.append("(s.created_at, s.id) < (:at, :after)")
+        clauses += keyset_after(cursor, "s.created_at, s.id", params)
         query = text(
             f"SELECT {_COLUMNS} FROM stores s WHERE {' AND '.join(clauses)} "
             "ORDER BY s.created_at DESC, s.id DESC LIMIT :limit"
