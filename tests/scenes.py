@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from litestar import Litestar
 from pyproj import Geod
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import BrandContext
 
@@ -61,3 +66,21 @@ async def make_scene(brand: BrandContext, *, consent: bool = True, interval_s: i
     )
     token = await brand.member_token(member.json()["id"])
     return Scene(brand, member.json(), token, await brand.store(*PARIS))
+
+
+@contextmanager
+def statements_sent(app: Litestar) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the block runs (to hold hot paths to their round trips)."""
+    from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+
+    engine: AsyncEngine = app.plugins.get(SQLAlchemyPlugin).config[0].get_engine()  # type: ignore[assignment]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)

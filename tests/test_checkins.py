@@ -11,11 +11,10 @@ import pytest
 import shapely
 from geopy.distance import geodesic
 from litestar import Litestar
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
 
 from tests.conftest import BrandContext
-from tests.scenes import PARIS, Scene, make_scene, offset
+from tests.scenes import PARIS, Scene, make_scene, offset, statements_sent
 
 
 def square_ring(lon: float, lat: float, half_m: float) -> list[list[float]]:
@@ -289,19 +288,8 @@ async def test_erasure_and_merge_cover_checkins(scene: Scene) -> None:
 async def test_a_checkin_takes_two_statements(scene: Scene, app: Litestar) -> None:
     """Authentication (one indexed look-up) and the check-in function: nothing else reaches the database."""
     await scene.fence({"geometry": {"type": "Point", "coordinates": list(PARIS)}, "radius_m": 200})
-    from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-
-    engine: AsyncEngine = app.plugins.get(SQLAlchemyPlugin).config[0].get_engine()  # type: ignore[assignment]
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(app) as statements:
         await scene.ok(*PARIS)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert len(statements) == 2, statements
     assert "solomo_record_check_in" in statements[1]
 

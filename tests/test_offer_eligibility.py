@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from litestar import Litestar
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import BrandContext
-from tests.scenes import PARIS, Scene, make_scene, offset
+from tests.scenes import PARIS, Scene, make_scene, offset, statements_sent
 from tests.test_offers_crud import campaign, offer_body
 
 #: The scenes check in from two hours ago; a long eligibility window keeps their grants current.
@@ -250,19 +250,8 @@ async def test_a_checkin_that_grants_offers_still_takes_two_statements(scene: Sc
     c = await campaign(scene.brand)
     for n in range(5):
         await offer(scene, c["id"], title=f"o{n}", who={"tags": [] if n % 2 else ["nobody"]})
-    from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-
-    engine: AsyncEngine = app.plugins.get(SQLAlchemyPlugin).config[0].get_engine()  # type: ignore[assignment]
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(app) as statements:
         result = await scene.ok(*PARIS)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert len(result["offers"]) == 2
     assert len(statements) == 2, statements
 
