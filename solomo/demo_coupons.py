@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.coupons import codes
 from solomo.coupons.capacity import SLOTS
+from solomo.db.sql import sql_with_uuids
 
 DEMO_CLAIMS = 2500
 DAYS = 30
@@ -51,11 +51,7 @@ _STORES = text("SELECT id FROM stores WHERE brand_id = :brand_id AND archived_at
 _ADMIN_KEY = text("SELECT id FROM api_keys WHERE brand_id = :brand_id AND role = 'admin' ORDER BY created_at LIMIT 1")
 
 
-def _uuids(sql: str, *names: str) -> Any:
-    return text(sql).bindparams(*(bindparam(n, type_=ARRAY(UUID(as_uuid=True))) for n in names))
-
-
-_INSERT_SHARES = _uuids(
+_INSERT_SHARES = sql_with_uuids(
     """
     INSERT INTO offer_shares (id, brand_id, offer_id, member_id, code, created_at)
     SELECT u.id, :brand_id, u.offer_id, u.member_id, u.code, u.at
@@ -66,7 +62,7 @@ _INSERT_SHARES = _uuids(
     "offers",
     "members",
 )
-_INSERT_COUPONS = _uuids(
+_INSERT_COUPONS = sql_with_uuids(
     """
     INSERT INTO coupons (id, brand_id, offer_id, member_id, code, title, coupon_kind, percent_off, amount_off,
                          currency, free_item, redeemable_at, requires_visit, claimed_at, claim_day, expires_at,
@@ -87,7 +83,7 @@ _INSERT_COUPONS = _uuids(
     "shares",
     "referrers",
 )
-_INSERT_REDEMPTIONS = _uuids(
+_INSERT_REDEMPTIONS = sql_with_uuids(
     """
     WITH made AS (
         INSERT INTO redemptions (brand_id, coupon_id, store_id, key_id, redeemed_at, order_amount, voided_at,

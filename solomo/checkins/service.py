@@ -13,8 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND, HTTP_429_TOO_MANY_REQUESTS
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
@@ -27,6 +26,7 @@ from solomo.checkins.schemas import (
     FenceExit,
     FenceMatch,
 )
+from solomo.db.sql import sql_with_uuids
 from solomo.errors import ApiError, invalid, invalid_geometry
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
@@ -174,18 +174,17 @@ class CheckinService:
             await self.session.execute(statement, params)
 
 
-def _ids(sql: str) -> Any:
-    return text(sql).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
-
-
 _ERASE = [
-    _ids(
+    sql_with_uuids(
         "UPDATE checkins SET location = NULL, coarse_location = NULL, source = NULL"
-        " WHERE brand_id = :brand_id AND member_id = ANY(:ids)"
+        " WHERE brand_id = :brand_id AND member_id = ANY(:ids)",
+        "ids",
     ),
-    _ids("DELETE FROM fence_states WHERE brand_id = :brand_id AND member_id = ANY(:ids)"),
-    _ids(
-        "DELETE FROM idempotency_keys WHERE brand_id = :brand_id AND caller = ANY(CAST(CAST(:ids AS uuid[]) AS text[]))"
+    sql_with_uuids("DELETE FROM fence_states WHERE brand_id = :brand_id AND member_id = ANY(:ids)", "ids"),
+    sql_with_uuids(
+        "DELETE FROM idempotency_keys"
+        " WHERE brand_id = :brand_id AND caller = ANY(CAST(CAST(:ids AS uuid[]) AS text[]))",
+        "ids",
     ),
 ]
 _MERGE = [

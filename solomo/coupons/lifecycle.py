@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import TextClause, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.coupons.rendering import COUPON_WITH_LIVE_REDEMPTION, coupon_with_live
 from solomo.coupons.schemas import CouponOut, ShareOut
+from solomo.db.sql import sql_with_uuids
 
 _MERGE = [
     text("UPDATE coupons SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
@@ -39,24 +39,22 @@ _MERGE = [
 ]
 
 
-def _ids(sql: str) -> TextClause:
-    return text(sql).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
-
-
 _ERASE = [
-    _ids(
+    sql_with_uuids(
         """
         UPDATE coupons c SET cancelled_at = now()
          WHERE c.brand_id = :brand_id AND c.member_id = ANY(:ids) AND c.cancelled_at IS NULL
            AND c.expires_at > now()
            AND NOT EXISTS (SELECT 1 FROM redemptions r WHERE r.coupon_id = c.id AND r.voided_at IS NULL)
-        """
+        """,
+        "ids",
     ),
-    _ids(
+    sql_with_uuids(
         "UPDATE offer_shares SET revoked_at = now()"
-        " WHERE brand_id = :brand_id AND member_id = ANY(:ids) AND revoked_at IS NULL"
+        " WHERE brand_id = :brand_id AND member_id = ANY(:ids) AND revoked_at IS NULL",
+        "ids",
     ),
-    _ids("DELETE FROM member_offer_claims WHERE brand_id = :brand_id AND member_id = ANY(:ids)"),
+    sql_with_uuids("DELETE FROM member_offer_claims WHERE brand_id = :brand_id AND member_id = ANY(:ids)", "ids"),
 ]
 _MEMBER_COUPONS = text(
     f"{COUPON_WITH_LIVE_REDEMPTION} WHERE c.brand_id = :brand_id AND c.member_id = :member_id"

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_410_GONE
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
@@ -29,6 +28,7 @@ from solomo.coupons.rendering import (
 )
 from solomo.coupons.schemas import CouponOut, RedemptionIn, RedemptionOut
 from solomo.coupons.throttle import LEVEL_SQL, THROTTLE_PARAMS, CodeGuard, refuse_if_throttled
+from solomo.db.sql import uuids
 from solomo.errors import ApiError, forbidden, invalid, not_found
 from solomo.idempotency import caller_of
 
@@ -70,7 +70,7 @@ _VOID = text(
        AND (CAST(:scope AS uuid[]) IS NULL OR store_id = ANY(CAST(:scope AS uuid[])))
     RETURNING *
     """
-).bindparams(bindparam("scope", type_=ARRAY(UUID(as_uuid=True))))
+).bindparams(uuids("scope"))
 _AUDIT_VOID = text(
     """
     INSERT INTO coupon_audit (brand_id, coupon_id, redemption_id, action, store_id, key_id, role, detail)

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
 from solomo.brands.service import BrandService
+from solomo.db.sql import uuids
 from solomo.errors import ApiError, FieldError, forbidden, invalid, invalid_many, not_found
 from solomo.geo.bbox import parse_bbox
 from solomo.geo.errors import GeometryError
@@ -232,7 +232,7 @@ class GeofenceService:
             "ORDER BY g.created_at DESC, g.id DESC LIMIT :limit"
         )
         if "scope" in params:
-            query = query.bindparams(bindparam("scope", type_=ARRAY(UUID(as_uuid=True))))
+            query = query.bindparams(uuids("scope"))
         rows = (await self.session.execute(query, params)).all()
         page, next_cursor = split_page(rows, limit)
         return GeofenceCollection(features=[feature_of(r) for r in page], next_cursor=next_cursor)

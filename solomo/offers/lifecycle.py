@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from solomo.db.sql import uuids
 
 _MERGE = [
     text(
@@ -37,7 +38,7 @@ _MERGE = [
     text("UPDATE offer_impressions SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
 ]
 _ERASE = text("DELETE FROM offer_eligibility WHERE brand_id = :brand_id AND member_id = ANY(:ids)").bindparams(
-    bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
+    uuids("ids")
 )
 
 

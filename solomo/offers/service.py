@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, text, true
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import ColumnElement, and_, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
 from solomo.coupons.capacity import change_total, create_capacity
 from solomo.db.models import Offer
+from solomo.db.sql import uuids
 from solomo.errors import FieldError, forbidden, invalid_many, not_found
 from solomo.offers.campaigns import CampaignService
 from solomo.offers.schemas import (
@@ -35,7 +35,7 @@ _MISSING_FENCES = text(
     SELECT wanted.id FROM unnest(CAST(:ids AS uuid[])) AS wanted(id)
     WHERE NOT EXISTS (SELECT 1 FROM geofences g WHERE g.brand_id = :brand_id AND g.id = wanted.id)
     """
-).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+).bindparams(uuids("ids"))
 
 
 def offer_out(offer: Offer) -> OfferOut:
@@ -142,7 +142,7 @@ def served_at(scope: frozenset[uuid.UUID]) -> ColumnElement[bool]:
     fenced = text(
         "EXISTS (SELECT 1 FROM geofences g WHERE g.brand_id = offers.brand_id"
         " AND g.id = ANY(offers.geofence_ids) AND g.store_id = ANY(:scope))"
-    ).bindparams(bindparam("scope", value=stores, type_=ARRAY(UUID(as_uuid=True))))
+    ).bindparams(uuids("scope", stores))
     return or_(
         Offer.target == "all_stores",
         and_(Offer.target == "stores", Offer.store_ids.overlap(stores)),

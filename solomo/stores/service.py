@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from sqlalchemy.types import String
 from solomo.auth.principal import Principal
 from solomo.checkins.service import CheckinService
 from solomo.coupons.lifecycle import store_has_redemptions
+from solomo.db.sql import uuids
 from solomo.errors import ApiError, FieldError, forbidden, invalid_geometry, not_found
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
@@ -62,14 +63,14 @@ _NEARBY = text(
     ) nearest
     ORDER BY distance_m, id
     """
-).bindparams(bindparam("scope", type_=ARRAY(UUID(as_uuid=True))))
+).bindparams(uuids("scope"))
 
 _MISSING = text(
     """
     SELECT wanted.id FROM unnest(CAST(:ids AS uuid[])) AS wanted(id)
     WHERE NOT EXISTS (SELECT 1 FROM stores s WHERE s.brand_id = :brand_id AND s.id = wanted.id)
     """
-).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+).bindparams(uuids("ids"))
 
 
 def store_out(row: Row[Any]) -> StoreOut:
@@ -137,7 +138,7 @@ class StoreService:
             "ORDER BY s.created_at DESC, s.id DESC LIMIT :limit"
         )
         if "scope" in params:
-            query = query.bindparams(bindparam("scope", type_=ARRAY(UUID(as_uuid=True))))
+            query = query.bindparams(uuids("scope"))
         rows = (await self.session.execute(query, params)).all()
         page, next_cursor = split_page(rows, limit)
         return StorePage(items=[store_out(r) for r in page], next_cursor=next_cursor)
@@ -173,7 +174,7 @@ class StoreService:
         rows = await self.session.execute(
             text(
                 "SELECT id FROM stores WHERE brand_id = :brand_id AND id = ANY(:ids) AND archived_at IS NOT NULL"
-            ).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+            ).bindparams(uuids("ids")),
             {"brand_id": self.brand_id, "ids": list(ids)},
         )
         return {r.id for r in rows}
