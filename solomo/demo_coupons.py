@@ -107,11 +107,11 @@ _INSERT_REDEMPTIONS = sql_with_uuids(
 #: Impressions behind the claims (and as many again that were not claimed), so claim rates mean something.
 _INSERT_IMPRESSIONS = text(
     """
-    INSERT INTO offer_impressions (brand_id, member_id, offer_id, day, source, shown_at)
-    SELECT brand_id, member_id, offer_id, claim_day, 'checkin', claimed_at - interval '2 minutes'
+    INSERT INTO offer_impressions (brand_id, member_id, offer_id, day, source, shown_at, store_id)
+    SELECT brand_id, member_id, offer_id, claim_day, 'checkin', claimed_at - interval '2 minutes', store_id
     FROM coupons WHERE brand_id = :brand_id
     UNION ALL
-    SELECT c.brand_id, c.member_id, o.id, c.claim_day, 'nearby', c.claimed_at - interval '1 minute'
+    SELECT c.brand_id, c.member_id, o.id, c.claim_day, 'nearby', c.claimed_at - interval '1 minute', c.store_id
     FROM coupons c JOIN offers o ON o.brand_id = c.brand_id AND o.id <> c.offer_id
     WHERE c.brand_id = :brand_id AND get_byte(uuid_send(c.id), 0) < 128
     ON CONFLICT DO NOTHING

@@ -22,6 +22,12 @@ EligibilityWindow = Annotated[
     int, msgspec.Meta(ge=1, le=10_080, description="Minutes an offer stays claimable after a check-in fires it.")
 ]
 RetentionDays = Annotated[int, msgspec.Meta(ge=1, le=3650, description="Days raw check-in coordinates are kept.")]
+HeatmapMinMembers = Annotated[
+    int,
+    msgspec.Meta(
+        ge=2, le=1000, description="k of the check-in heatmap: hexagons with fewer distinct members are left out."
+    ),
+]
 
 
 class BrandOut(msgspec.Struct):
@@ -35,6 +41,7 @@ class BrandOut(msgspec.Struct):
     fence_area_cap_km2: float
     eligibility_window_min: int
     retention_days: int
+    heatmap_min_members: int
     created_at: datetime
     updated_at: datetime
 
@@ -49,3 +56,4 @@ class BrandPatch(Patch):
     fence_area_cap_km2: AreaCap | msgspec.UnsetType = msgspec.UNSET
     eligibility_window_min: EligibilityWindow | msgspec.UnsetType = msgspec.UNSET
     retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
+    heatmap_min_members: HeatmapMinMembers | msgspec.UnsetType = msgspec.UNSET

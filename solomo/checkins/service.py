@@ -197,6 +197,17 @@ _MERGE = [
     ),
     text("UPDATE fence_states SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
     text("DELETE FROM idempotency_keys WHERE brand_id = :brand_id AND caller = CAST(CAST(:merged AS uuid) AS text)"),
+    # First visits: the earlier of the two stands, so later check-ins are not counted as new. Stats already
+    # counted both members as new (rollups are not rewritten; `rebuild-stats` recounts from the merged rows).
+    text(
+        "DELETE FROM member_firsts f WHERE f.member_id = :merged AND EXISTS (SELECT 1 FROM member_firsts s"
+        " WHERE s.member_id = :survivor AND s.store_key = f.store_key AND s.first_at <= f.first_at)"
+    ),
+    text(
+        "DELETE FROM member_firsts s WHERE s.member_id = :survivor AND EXISTS (SELECT 1 FROM member_firsts f"
+        " WHERE f.member_id = :merged AND f.store_key = s.store_key)"
+    ),
+    text("UPDATE member_firsts SET member_id = :survivor WHERE brand_id = :brand_id AND member_id = :merged"),
 ]
 
 

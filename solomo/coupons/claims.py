@@ -52,7 +52,11 @@ _SHARE = text(
         INSERT INTO offer_shares (brand_id, offer_id, member_id, code)
         SELECT :brand_id, :offer_id, :member_id, :code
         WHERE NOT EXISTS (SELECT 1 FROM existing)
-        RETURNING code, created_at
+        RETURNING code, created_at, offer_id, member_id
+    ),
+    journaled AS (
+        INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, offer_id, member_id, referrer_id)
+        SELECT :brand_id, 'share', 1, m.created_at, false, '{}', m.offer_id, m.member_id, m.member_id FROM made m
     )
     SELECT code, created_at FROM existing UNION ALL SELECT code, created_at FROM made
     """

@@ -62,13 +62,26 @@ _BY_CODE = text(
 )
 _BY_ID = text(f"{COUPON_WITH_LIVE_REDEMPTION} WHERE c.brand_id = :brand_id AND c.id = :id")
 _REDEMPTION = text("SELECT * FROM redemptions WHERE brand_id = :brand_id AND id = :id")
+# The stats journal takes the redemption back (-1 on its day and store) and counts a void there.
 _VOID = text(
     """
-    UPDATE redemptions
-       SET voided_at = now(), voided_by_key_id = :key_id, void_reason = :reason
-     WHERE brand_id = :brand_id AND id = :id AND voided_at IS NULL AND redeemed_at > now() - interval '24 hours'
-       AND (CAST(:scope AS uuid[]) IS NULL OR store_id = ANY(CAST(:scope AS uuid[])))
-    RETURNING *
+    WITH voided AS (
+        UPDATE redemptions
+           SET voided_at = now(), voided_by_key_id = :key_id, void_reason = :reason
+         WHERE brand_id = :brand_id AND id = :id AND voided_at IS NULL AND redeemed_at > now() - interval '24 hours'
+           AND (CAST(:scope AS uuid[]) IS NULL OR store_id = ANY(CAST(:scope AS uuid[])))
+        RETURNING *
+    ),
+    journaled AS (
+        INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, offer_id, member_id, referrer_id,
+                                   amount, wait_s)
+        SELECT v.brand_id, e.kind, e.n, v.redeemed_at, true, ARRAY[v.store_id], c.offer_id, c.member_id,
+               c.referrer_id, v.order_amount, floor(extract(epoch FROM v.redeemed_at - c.claimed_at))::integer
+        FROM voided v
+        JOIN coupons c ON c.id = v.coupon_id
+        CROSS JOIN (VALUES ('redeem', -1), ('void', 1)) AS e(kind, n)
+    )
+    SELECT * FROM voided
     """
 ).bindparams(uuids("scope"))
 _AUDIT_VOID = text(

@@ -64,23 +64,38 @@ def _sharedir(bindir: Path) -> Path:
     return Path("/usr/share/postgresql") / _pg_major(bindir)
 
 
+#: The extensions the schema needs beyond PostgreSQL itself, by control file and Debian package (major version
+#: filled in): PostGIS for places, hll for the stats' unique-member sketches.
+_EXTENSIONS = {"postgis": "postgresql-{major}-postgis-3", "hll": "postgresql-{major}-hll"}
+
+
+def _missing_packages(bindir: Path) -> list[str]:
+    extensions = _sharedir(bindir) / "extension"
+    major = _pg_major(bindir)
+    return [
+        package.format(major=major)
+        for name, package in _EXTENSIONS.items()
+        if not (extensions / f"{name}.control").exists()
+    ]
+
+
 def postgis_installed(bindir: Path) -> bool:
-    return (_sharedir(bindir) / "extension" / "postgis.control").exists()
+    return not _missing_packages(bindir)
 
 
 def ensure_postgis(bindir: Path, *, install: bool = True) -> None:
-    """Install PostGIS with apt when we may (root on Debian/Ubuntu), else say exactly what is missing."""
-    if postgis_installed(bindir):
+    """Install PostGIS and hll with apt when we may (root on Debian/Ubuntu), else say exactly what is missing."""
+    missing = _missing_packages(bindir)
+    if not missing:
         return
-    package = f"postgresql-{_pg_major(bindir)}-postgis-3"
     if install and _is_root() and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        print(f"PostGIS is not installed: installing {package} with apt-get …", flush=True)
+        print(f"Installing {' '.join(missing)} with apt-get …", flush=True)
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env)
-        if postgis_installed(bindir):
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+        if not _missing_packages(bindir):
             return
-    msg = f"PostGIS is not installed for PostgreSQL {_pg_major(bindir)}: run `sudo apt-get install -y {package}`"
+    msg = f"PostgreSQL {_pg_major(bindir)} lacks extensions: run `sudo apt-get install -y {' '.join(missing)}`"
     raise ClusterError(msg)
 
 

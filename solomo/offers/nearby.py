@@ -51,11 +51,17 @@ _NEARBY = text(
         SELECT * FROM matched ORDER BY distance_m, offer_id LIMIT :limit
     ),
     shown AS (
-        INSERT INTO offer_impressions (brand_id, member_id, offer_id, day, source, shown_at)
+        INSERT INTO offer_impressions (brand_id, member_id, offer_id, day, source, shown_at, store_id)
         SELECT :brand_id, :member_id, l.offer_id,
-               (now() AT TIME ZONE (SELECT b.timezone FROM brands b WHERE b.id = :brand_id))::date, 'nearby', now()
+               (now() AT TIME ZONE (SELECT b.timezone FROM brands b WHERE b.id = :brand_id))::date, 'nearby', now(),
+               l.store_id
         FROM listed l
         ON CONFLICT (member_id, offer_id, day) DO NOTHING
+        RETURNING offer_id, store_id, shown_at
+    ),
+    journaled AS (
+        INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, offer_id, member_id)
+        SELECT :brand_id, 'impression', 1, s.shown_at, true, ARRAY[s.store_id], s.offer_id, :member_id FROM shown s
     )
     SELECT * FROM listed ORDER BY distance_m, offer_id
     """

@@ -16,6 +16,7 @@ from solomo.db.models.eligibility import OfferEligibility, OfferImpression
 from solomo.db.models.geofence import Geofence
 from solomo.db.models.member import SOCIAL_PROVIDERS, ConsentEvent, Member, SocialAccount
 from solomo.db.models.offer import Campaign, Offer
+from solomo.db.models.stats import member_firsts, stats_hourly, stats_pending, stats_referrers, stats_rollup
 from solomo.db.models.store import Store
 
 __all__ = [
@@ -42,4 +43,9 @@ __all__ = [
     "Redemption",
     "SocialAccount",
     "Store",
+    "member_firsts",
+    "stats_hourly",
+    "stats_pending",
+    "stats_referrers",
+    "stats_rollup",
 ]

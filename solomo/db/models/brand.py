@@ -21,6 +21,7 @@ class Brand(Base):
         CheckConstraint("fence_area_cap_km2 > 0 AND fence_area_cap_km2 <= 10000", name="fence_area_cap_km2"),
         CheckConstraint("eligibility_window_min BETWEEN 1 AND 10080", name="eligibility_window_min"),
         CheckConstraint("retention_days BETWEEN 1 AND 3650", name="retention_days"),
+        CheckConstraint("heatmap_min_members BETWEEN 2 AND 1000", name="heatmap_min_members"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -33,5 +34,7 @@ class Brand(Base):
     fence_area_cap_km2: Mapped[float] = mapped_column(server_default=text("25"))
     eligibility_window_min: Mapped[int] = mapped_column(server_default=text("60"))
     retention_days: Mapped[int] = mapped_column(server_default=text("90"))
+    #: k of the check-in heatmap's k-anonymity: cells with fewer distinct members are left out.
+    heatmap_min_members: Mapped[int] = mapped_column(server_default=text("5"))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

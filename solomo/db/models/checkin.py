@@ -5,7 +5,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geography, WKBElement
 from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, LargeBinary, PrimaryKeyConstraint, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Text
 
@@ -27,6 +27,14 @@ class Checkin(Base):
         Index("ix_checkins_member_recorded", "brand_id", "member_id", text("recorded_at DESC")),
         Index("ix_checkins_member_received", "brand_id", "member_id", text("received_at DESC")),
         Index("ix_checkins_unpurged", "brand_id", "recorded_at", postgresql_where=text("location IS NOT NULL")),
+        Index(
+            "ix_checkins_heatmap",
+            "brand_id",
+            text("CAST(coalesce(location, coarse_location) AS geometry)"),
+            "recorded_at",
+            postgresql_using="gist",
+            postgresql_where=text("flags = '{}'"),
+        ),
         {"postgresql_partition_by": "RANGE (recorded_at)"},
     )
 
@@ -41,6 +49,8 @@ class Checkin(Base):
     mocked: Mapped[bool] = mapped_column(server_default=text("false"))
     source: Mapped[str | None] = mapped_column(Text)
     flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    #: The stores whose fences a flagged check-in fell in (a flagged check-in records no matches).
+    flagged_store_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
 
 
 class CheckinMatch(Base):
