@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import (
@@ -36,6 +38,8 @@ from solomo.members.controllers import MemberController
 from solomo.offers.controllers import CampaignController, OfferController
 from solomo.ops.health import Metrics, live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
+from solomo.stats.controllers import StatsController
+from solomo.stats.rollups import background_folds
 from solomo.stores.controllers import StoreController
 
 UNAUTHENTICATED = ["^/health/", "^/metrics", "^/schema"]
@@ -97,6 +101,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     def on_startup(app: Litestar) -> None:
         app.state.migration_heads = migration_heads()
 
+    def stats_folds(_: Litestar) -> AbstractAsyncContextManager[None]:
+        if settings.stats_fold_seconds <= 0:
+            return contextlib.nullcontext()
+        return background_folds(engine, settings.stats_fold_seconds)
+
     route_handlers: list[Any] = [
         live,
         ready,
@@ -112,6 +121,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         OfferController,
         ClaimController,
         TillController,
+        StatsController,
     ]
     code_guard = CodeGuard(engine)
     return Litestar(
@@ -129,6 +139,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         exception_handlers=dict(EXCEPTION_HANDLERS),
         openapi_config=_openapi(),
         on_startup=[on_startup],
+        lifespan=[stats_folds],
         before_request=check_input,
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,

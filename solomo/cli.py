@@ -10,6 +10,8 @@ import asyncio
 import json
 import os
 import sys
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -63,8 +65,20 @@ def _uses_local_cluster() -> bool:
 
 def _load_demo(app: Litestar) -> Any:
     from solomo.demo import load_demo
+    from solomo.stats.rollups import rebuild_brand
 
-    return _in_session(app, load_demo)
+    info = _in_session(app, load_demo)
+
+    async def rebuild() -> None:
+        # The demo writes its month of history as raw rows; its stats are folded from them.
+        engine = _db_config(app).get_engine()
+        try:
+            await rebuild_brand(engine, info.brand_id)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(rebuild())
+    return info
 
 
 def _print_demo(info: Any, host: str, port: int) -> None:
@@ -288,6 +302,32 @@ def maintenance_partitions(app: Litestar, months_ahead: int) -> None:
 
     for line in asyncio.run(work()) or ["all partitions exist"]:
         click.echo(line)
+
+
+@maintenance_group.command(
+    "rebuild-stats",
+    help="Rebuild the stats rollups from raw rows (all brands, or --brand): after a time-zone change or a merge.",
+)
+@click.option("--brand", "brand_id", default=None, help="Only this brand's id.")
+def maintenance_rebuild_stats(app: Litestar, brand_id: str | None) -> None:
+    from solomo.stats.rollups import rebuild_all
+
+    async def work() -> dict[uuid.UUID, int]:
+        engine = _db_config(app).get_engine()
+        try:
+            return await rebuild_all(engine, uuid.UUID(brand_id) if brand_id else None)
+        finally:
+            await engine.dispose()
+
+    if brand_id is not None:
+        try:
+            uuid.UUID(brand_id)
+        except ValueError as exc:
+            raise click.BadParameter(f"{brand_id!r} is not a brand id", param_hint="--brand") from exc
+    started = time.perf_counter()
+    for brand, events in asyncio.run(work()).items():
+        click.echo(f"brand {brand}: rebuilt from {events} events")
+    click.echo(f"done in {time.perf_counter() - started:.1f} s")
 
 
 @click.command("openapi", help="Write openapi/openapi.json from the app (or --check that it is current).")

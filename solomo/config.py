@@ -80,6 +80,8 @@ class Settings:
     #: for loading PostGIS on its first spatial query, so the pool should cover the usual concurrency.
     pool_size: int = 20
     log_level: str = "INFO"
+    #: Seconds between background folds of the stats journal into the rollups (0: only when stats are read).
+    stats_fold_seconds: int = 5
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -99,6 +101,7 @@ class Settings:
             max_body_bytes=_int_env("SOLOMO_MAX_BODY_BYTES", 1_048_576),
             pool_size=_int_env("SOLOMO_DB_POOL_SIZE", 20),
             log_level=os.environ.get("SOLOMO_LOG_LEVEL", "INFO").upper(),
+            stats_fold_seconds=_int_env("SOLOMO_STATS_FOLD_SECONDS", 5),
         )
 
 

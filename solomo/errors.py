@@ -165,6 +165,18 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
     return errors
 
 
+def _as_sent(request: Request[Any, Any, Any], error: FieldError) -> FieldError:
+    """Name a parameter the way the client sent it (``from``), not by the handler's argument (``from_date``)."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(error.field)
+    except Exception:  # no handler resolved (the error came before routing)
+        return error
+    alias = getattr(getattr(parameter, "kwarg_definition", None), "name", None)
+    if isinstance(alias, str) and alias and alias != error.field:
+        return FieldError(field=alias, message=error.message, source=error.source)
+    return error
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     status: int,
@@ -203,7 +215,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             extra=exc.extra_members,
         )
     if isinstance(exc, ValidationException):
-        errors = _field_errors(exc)
+        errors = [_as_sent(request, e) for e in _field_errors(exc)]
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors) if errors else str(exc.detail)
         return problem_response(request, HTTP_422_UNPROCESSABLE_ENTITY, "validation_failed", detail, errors=errors)
     if isinstance(exc, AANotFoundError):

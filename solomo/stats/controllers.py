@@ -1,0 +1,313 @@
+"""``/v1/stats``: the funnel by day, hour, store, offer and campaign, and the referrer board; JSON or CSV.
+
+Each read folds the brand's journal first, so the figures include every event committed before it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from typing import Annotated, Any, TypeVar, cast
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solomo.auth.guards import STAFF, allow
+from solomo.auth.middleware import principal_of
+from solomo.auth.principal import Principal, Role
+from solomo.db.models import SOCIAL_PROVIDERS
+from solomo.db.sql import uuids
+from solomo.errors import invalid
+from solomo.stats.csv_response import csv_response, wants_csv
+from solomo.stats.funnel import By, Filters, FunnelQuery, figures
+from solomo.stats.ranges import DateRange, stats_range
+from solomo.stats.referrers import ReferrerSort, top_referrers
+from solomo.stats.rollups import fold_brand
+from solomo.stats.schemas import (
+    ESTIMATED,
+    FUNNEL_COLUMNS,
+    REFERRER_COLUMNS,
+    CampaignRow,
+    CampaignStats,
+    DailyRow,
+    DailyStats,
+    HourlyRow,
+    HourlyStats,
+    OfferRow,
+    OfferStats,
+    ReferrerStats,
+    StoreRow,
+    StoreStats,
+)
+
+FromDate = Annotated[
+    date | None,
+    QueryParameter(
+        name="from", description="First day (ISO date, brand-local), included. Default: 29 days before `to`."
+    ),
+]
+ToDate = Annotated[
+    date | None,
+    QueryParameter(name="to", description="Last day (ISO date, brand-local), included; at most 400 days after `from`."),
+]
+CampaignId = Annotated[uuid.UUID | None, QueryParameter(name="campaign_id", description="Only this campaign's offers.")]
+OfferId = Annotated[uuid.UUID | None, QueryParameter(name="offer_id", description="Only this offer.")]
+StoreId = Annotated[uuid.UUID | None, QueryParameter(name="store_id", description="Only this store.")]
+
+RowT = TypeVar("RowT")
+
+_CSV_NOTE = " Send `Accept: text/csv` for the same rows as CSV, with a header line."
+_LABELS = {
+    By.STORE: text("SELECT id, name FROM stores WHERE brand_id = :brand_id AND id = ANY(:ids)").bindparams(
+        uuids("ids")
+    ),
+    By.OFFER: text(
+        "SELECT id, title AS name, campaign_id FROM offers WHERE brand_id = :brand_id AND id = ANY(:ids)"
+    ).bindparams(uuids("ids")),
+    By.CAMPAIGN: text("SELECT id, name FROM campaigns WHERE brand_id = :brand_id AND id = ANY(:ids)").bindparams(
+        uuids("ids")
+    ),
+}
+
+
+def _range_fields(span: DateRange, estimated: Sequence[str] = ESTIMATED) -> dict[str, Any]:
+    return {"from_": span.start, "to": span.end, "timezone": span.timezone, "estimated": list(estimated)}
+
+
+def _csv(name: str, keys: Sequence[str], columns: Sequence[str], items: Iterable[msgspec.Struct]) -> Any:
+    def rows() -> Iterable[list[object]]:
+        for item in items:
+            values = msgspec.to_builtins(item)
+            yield [values[k] for k in (*keys, *columns)]
+
+    return csv_response([*keys, *columns], rows(), name)
+
+
+async def _read(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    by: By,
+    start: date | None,
+    end: date | None,
+    filters: Filters,
+) -> tuple[Principal, DateRange, dict[Any, Any], bool]:
+    principal = principal_of(request)
+    span = await stats_range(session, principal.brand_id, start, end)
+    await fold_brand(session, principal.brand_id)
+    rows, places = await FunnelQuery(session, principal).rows(by, span, filters)
+    return principal, span, rows, places
+
+
+async def _labels(session: AsyncSession, principal: Principal, by: By, ids: Iterable[Any]) -> dict[Any, Any]:
+    result = await session.execute(_LABELS[by], {"brand_id": principal.brand_id, "ids": list(ids)})
+    return {r.id: r for r in result}
+
+
+async def _labelled(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    by: By,
+    start: date | None,
+    end: date | None,
+    filters: Filters,
+    make: Callable[[Any, Any, dict[str, Any]], RowT],
+    order: Callable[[RowT], Any],
+) -> tuple[DateRange, list[RowT]]:
+    """Rows keyed by a store, offer or campaign, with its name; rows of since-deleted ones are left out."""
+    principal, span, rows, places = await _read(request, session, by, start, end, filters)
+    labels = await _labels(session, principal, by, rows)
+    made = [make(key, labels[key], figures(row, places=places)) for key, row in rows.items() if key in labels]
+    return span, sorted(made, key=order)
+
+
+def _answer(
+    request: Request[Any, Any, Any],
+    name: str,
+    keys: Sequence[str],
+    page: Any,
+) -> Any:
+    if wants_csv(request):
+        return _csv(name, keys, FUNNEL_COLUMNS, page.items)
+    return page
+
+
+class StatsController(Controller):
+    path = "/v1/stats"
+    tags = ["Stats"]
+
+    @get(
+        "/daily",
+        guards=[STAFF],
+        summary="The funnel per brand-local day",
+        description="A manager sees its stores' figures only." + _CSV_NOTE,
+    )
+    async def daily(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        from_date: FromDate = None,
+        to_date: ToDate = None,
+        campaign_id: CampaignId = None,
+        offer_id: OfferId = None,
+        store_id: StoreId = None,
+    ) -> DailyStats:
+        filters = Filters(campaign_id, offer_id, store_id)
+        _, span, rows, places = await _read(request, db_session, By.DAY, from_date, to_date, filters)
+        items = [DailyRow(day=day, **figures(rows[day], places=places)) for day in sorted(rows)]
+        return cast("DailyStats", _answer(request, "daily", ["day"], DailyStats(items=items, **_range_fields(span))))
+
+    @get(
+        "/hourly",
+        guards=[STAFF],
+        summary="The funnel per hour of the day",
+        description="Hours are the store's local hours on a store's figures (`store_id`, or a manager's stores) "
+        "and the brand's otherwise; days are brand-local." + _CSV_NOTE,
+    )
+    async def hourly(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        from_date: FromDate = None,
+        to_date: ToDate = None,
+        campaign_id: CampaignId = None,
+        offer_id: OfferId = None,
+        store_id: StoreId = None,
+    ) -> HourlyStats:
+        filters = Filters(campaign_id, offer_id, store_id)
+        _, span, rows, places = await _read(request, db_session, By.HOUR, from_date, to_date, filters)
+        items = [HourlyRow(hour=hour, **figures(rows[hour], places=places)) for hour in sorted(rows)]
+        return cast(
+            "HourlyStats", _answer(request, "hourly", ["hour"], HourlyStats(items=items, **_range_fields(span)))
+        )
+
+    @get(
+        "/stores",
+        guards=[STAFF],
+        summary="The funnel per store",
+        description="A check-in counts at every store whose fence it was in; a manager sees its own stores."
+        + _CSV_NOTE,
+    )
+    async def stores(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        from_date: FromDate = None,
+        to_date: ToDate = None,
+        campaign_id: CampaignId = None,
+        offer_id: OfferId = None,
+        store_id: StoreId = None,
+    ) -> StoreStats:
+        filters = Filters(campaign_id, offer_id, store_id)
+        span, items = await _labelled(
+            request, db_session, By.STORE, from_date, to_date, filters,
+            lambda key, label, f: StoreRow(store_id=key, store_name=label.name, **f),
+            lambda r: (r.store_name, r.store_id),
+        )  # fmt: skip
+        page = StoreStats(items=items, **_range_fields(span))
+        return cast("StoreStats", _answer(request, "stores", ["store_id", "store_name"], page))
+
+    @get(
+        "/offers",
+        guards=[STAFF],
+        summary="The funnel per offer",
+        description="A manager sees what happened at its stores." + _CSV_NOTE,
+    )
+    async def offers(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        from_date: FromDate = None,
+        to_date: ToDate = None,
+        campaign_id: CampaignId = None,
+        offer_id: OfferId = None,
+        store_id: StoreId = None,
+    ) -> OfferStats:
+        filters = Filters(campaign_id, offer_id, store_id)
+        span, items = await _labelled(
+            request, db_session, By.OFFER, from_date, to_date, filters,
+            lambda key, label, f: OfferRow(offer_id=key, offer_title=label.name, campaign_id=label.campaign_id, **f),
+            lambda r: (r.offer_title, r.offer_id),
+        )  # fmt: skip
+        page = OfferStats(items=items, **_range_fields(span))
+        return cast("OfferStats", _answer(request, "offers", ["offer_id", "offer_title", "campaign_id"], page))
+
+    @get(
+        "/campaigns",
+        guards=[STAFF],
+        summary="The funnel per campaign",
+        description="A manager sees what happened at its stores." + _CSV_NOTE,
+    )
+    async def campaigns(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        from_date: FromDate = None,
+        to_date: ToDate = None,
+        campaign_id: CampaignId = None,
+        offer_id: OfferId = None,
+        store_id: StoreId = None,
+    ) -> CampaignStats:
+        filters = Filters(campaign_id, offer_id, store_id)
+        span, items = await _labelled(
+            request, db_session, By.CAMPAIGN, from_date, to_date, filters,
+            lambda key, label, f: CampaignRow(campaign_id=key, campaign_name=label.name, **f),
+            lambda r: (r.campaign_name, r.campaign_id),
+        )  # fmt: skip
+        page = CampaignStats(items=items, **_range_fields(span))
+        return cast("CampaignStats", _answer(request, "campaigns", ["campaign_id", "campaign_name"], page))
+
+    @get(
+        "/referrers",
+        guards=[allow(Role.ADMIN, Role.MARKETER)],
+        summary="Top sharers: the KOL board",
+        description="Members whose share codes brought claims: shares made, claims and redemptions through their "
+        "codes, order amount, and their linked social accounts. Sorted by `sort` (claims by default)." + _CSV_NOTE,
+    )
+    async def referrers(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        from_date: FromDate = None,
+        to_date: ToDate = None,
+        campaign_id: CampaignId = None,
+        offer_id: OfferId = None,
+        provider: Annotated[
+            str | None, QueryParameter(description="Only sharers with a linked account of this provider.")
+        ] = None,
+        sort: Annotated[
+            ReferrerSort, QueryParameter(description="Rank by this figure, highest first.")
+        ] = ReferrerSort.CLAIMS,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000, description="How many sharers (1 to 1000).")] = 50,
+    ) -> ReferrerStats:
+        principal = principal_of(request)
+        if provider is not None and provider not in SOCIAL_PROVIDERS:
+            raise invalid("provider", f"unknown provider; one of {', '.join(SOCIAL_PROVIDERS)}", source="query")
+        span = await stats_range(db_session, principal.brand_id, from_date, to_date)
+        await fold_brand(db_session, principal.brand_id)
+        query = FunnelQuery(db_session, principal)
+        offer_keys = await query.offer_keys(Filters(campaign_id, offer_id), By.DAY)
+        items = await top_referrers(
+            db_session, principal.brand_id, span, offer_keys, provider=provider, sort=sort, limit=limit
+        )
+        page = ReferrerStats(items=items, **_range_fields(span, estimated=()))
+        if wants_csv(request):
+            return cast("ReferrerStats", csv_response(REFERRER_COLUMNS, _referrer_rows(page), "referrers"))
+        return page
+
+
+def _referrer_rows(page: ReferrerStats) -> Iterable[list[object]]:
+    for item in page.items:
+        yield [
+            item.member_id,
+            item.shares,
+            item.claims,
+            item.redemptions,
+            item.order_amount,
+            item.followers,
+            " ".join(a.provider for a in item.accounts),
+        ]

@@ -1,0 +1,58 @@
+"""``Accept: text/csv`` on the stats routes: the same rows as the JSON answer, streamed with a header line."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from litestar import Request
+from litestar.response import Stream
+
+CSV = "text/csv"
+
+
+def wants_csv(request: Request[Any, Any, Any]) -> bool:
+    """CSV only when the client prefers it to JSON; JSON stays the default (and the answer to ``*/*``)."""
+    return request.accept.best_match(["application/json", CSV], default="application/json") == CSV
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest exact form, as JSON has it
+    if isinstance(value, Decimal | date):
+        return str(value)
+    return value
+
+
+def _lines(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([_cell(v) for v in row])
+        yield buffer.getvalue()
+
+
+class CsvStream(Stream):
+    """A Stream that keeps its own media type: Litestar's Stream lets the handler's (JSON) one win."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["media_type"] = self.media_type
+        return super().to_asgi_response(*args, **kwargs)
+
+
+def csv_response(columns: Sequence[str], rows: Iterable[Sequence[object]], filename: str) -> Stream:
+    return CsvStream(
+        _lines(columns, rows),
+        media_type=f"{CSV}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )

@@ -1,0 +1,57 @@
+"""The date range of a stats query: ISO dates in the brand's time zone, both ends included."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solomo.errors import invalid
+
+MAX_DAYS = 400
+DEFAULT_DAYS = 30
+
+_BRAND_CLOCK = text("SELECT b.timezone, (now() AT TIME ZONE b.timezone)::date AS today FROM brands b WHERE b.id = :id")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: date
+    end: date  # included
+    timezone: str
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        """The instants the range covers: from the start day's local midnight to the one after the end day."""
+        zone = ZoneInfo(self.timezone)
+        return (
+            datetime.combine(self.start, time(), zone),
+            datetime.combine(self.end + timedelta(days=1), time(), zone),
+        )
+
+
+async def stats_range(
+    session: AsyncSession, brand_id: uuid.UUID, start: date | None, end: date | None, *, max_days: int = MAX_DAYS
+) -> DateRange:
+    """The range asked for; by default the 30 days through today (brand-local), or 30 days from or to the end given."""
+    row = (await session.execute(_BRAND_CLOCK, {"id": brand_id})).one()
+    if start is None and end is None:
+        end = row.today
+    if start is None:
+        assert end is not None
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if end is None:
+        end = start + timedelta(days=DEFAULT_DAYS - 1)
+    if end < start:
+        raise invalid("to", f"to ({end}) is before from ({start})", source="query")
+    days = (end - start).days + 1
+    if days > max_days:
+        raise invalid("to", f"the range covers {days} days, more than {max_days}", source="query")
+    return DateRange(start, end, row.timezone)

@@ -1,0 +1,109 @@
+"""Keeping the rollups: folding the event journal in, and rebuilding a brand's rollups from its raw rows.
+
+The hot paths only append to ``stats_pending``; ``solomo_stats_fold`` (migration 0012) moves a brand's journal
+into ``stats_rollup``, ``stats_hourly`` and ``stats_referrers``. Every stats read folds its brand first, so
+answers include every event committed before the read; the app also folds in the background, so a read
+never has more than a few seconds of events to fold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+log = logging.getLogger(__name__)
+
+#: Seconds between background folds.
+FOLD_EVERY_S = 5.0
+
+_FOLD = text("SELECT solomo_stats_fold(:brand_id, :wait)")
+_PENDING_BRANDS = text("SELECT DISTINCT brand_id FROM stats_pending")
+_LOCK = text("SELECT pg_advisory_lock(20261123, hashtext(CAST(CAST(:brand_id AS uuid) AS text)))")
+_UNLOCK = text("SELECT pg_advisory_unlock(20261123, hashtext(CAST(CAST(:brand_id AS uuid) AS text)))")
+_REBUILD = [
+    text("DELETE FROM stats_rollup WHERE brand_id = :brand_id"),
+    text("DELETE FROM stats_hourly WHERE brand_id = :brand_id"),
+    text("DELETE FROM stats_referrers WHERE brand_id = :brand_id"),
+    # Journal rows this snapshot sees are also in the raw rows it reads; ones still in flight are not, and
+    # stay for the next fold.
+    text("DELETE FROM stats_pending WHERE brand_id = :brand_id"),
+    text("INSERT INTO stats_pending SELECT * FROM solomo_stats_raw_events(:brand_id)"),
+]
+
+
+async def fold_brand(session: AsyncSession, brand_id: uuid.UUID) -> int:
+    """Fold the brand's journal now (waiting for a fold already running) and commit; answers events folded."""
+    folded = await session.scalar(_FOLD, {"brand_id": brand_id, "wait": True})
+    await session.commit()
+    return int(folded or 0)
+
+
+async def fold_all(engine: AsyncEngine) -> int:
+    """One background pass: fold every brand with journal rows, skipping brands another fold holds."""
+    total = 0
+    async with engine.connect() as conn:
+        brands = [r[0] for r in await conn.execute(_PENDING_BRANDS)]
+        await conn.commit()
+        for brand_id in brands:
+            folded = await conn.scalar(_FOLD, {"brand_id": brand_id, "wait": False})
+            await conn.commit()
+            total += int(folded or 0)
+    return total
+
+
+async def rebuild_brand(engine: AsyncEngine, brand_id: uuid.UUID) -> int:
+    """Replace the brand's rollups with ones folded from its raw rows; answers the events folded.
+
+    One REPEATABLE READ transaction, so the raw rows read and the journal rows dropped are the same
+    snapshot. The brand's fold lock is taken first, at session level, so no fold commits in between.
+    """
+    async with engine.connect() as conn:
+        await conn.execute(_LOCK, {"brand_id": brand_id})
+        await conn.commit()
+        try:
+            rr = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with rr.begin():
+                for statement in _REBUILD:
+                    await rr.execute(statement, {"brand_id": brand_id})
+                folded = await rr.scalar(_FOLD, {"brand_id": brand_id, "wait": True})
+        finally:
+            plain = await conn.execution_options(isolation_level="READ COMMITTED")
+            await plain.execute(_UNLOCK, {"brand_id": brand_id})
+            await plain.commit()
+    return int(folded or 0)
+
+
+async def rebuild_all(engine: AsyncEngine, brand_id: uuid.UUID | None = None) -> dict[uuid.UUID, int]:
+    async with engine.connect() as conn:
+        if brand_id is None:
+            brands = [r[0] for r in await conn.execute(text("SELECT id FROM brands ORDER BY created_at"))]
+        else:
+            brands = [brand_id]
+    return {b: await rebuild_brand(engine, b) for b in brands}
+
+
+@contextlib.asynccontextmanager
+async def background_folds(engine: AsyncEngine, every_s: float = FOLD_EVERY_S) -> AsyncIterator[None]:
+    """Fold the journal every few seconds while the app serves (each worker; the lock makes one fold a time)."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await fold_all(engine)
+            except Exception:  # a failed pass must not end the loop; the next one retries
+                log.exception("stats fold failed")
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,324 @@
+"""Marketer stats: every figure of a known history by hand, through every route and filter; rebuilt equals
+incremental; CSV equals JSON; manager scope; brand-local days and store-local hours; bad ranges."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from solomo.stats.rollups import rebuild_brand
+from tests.conftest import BrandContext
+from tests.coupon_helpers import Shop, open_shop, scalar
+from tests.scenes import PARIS
+from tests.test_claims import friend
+
+ROUTES = ("daily", "hourly", "stores", "offers", "campaigns")
+PLACE_FIGURES = ("checkins", "checkins_flagged", "new_members")
+
+
+def _window() -> dict[str, str]:
+    # Scene clocks run from two hours ago, so a history may straddle midnight: ask for yesterday and today.
+    today = datetime.now(UTC).date()
+    return {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}
+
+
+async def stats(brand: BrandContext, route: str, headers: dict[str, str] | None = None, /, **params: Any) -> Any:
+    answer = await brand.client.get(f"/v1/stats/{route}", params=_window() | params, headers=headers or brand.admin)
+    assert answer.status_code == 200, (answer.status_code, answer.headers, answer.text)
+    return answer.json()
+
+
+def total(items: list[dict[str, Any]], field: str) -> Any:
+    values = [i[field] for i in items]
+    return None if values and all(v is None for v in values) else sum(v or 0 for v in values)
+
+
+class History:
+    """Member A checks in away from any store, then at the shop (enter: an impression), claims, redeems for
+    12.50, has it voided, redeems again for 20; a mocked check-in at the shop is flagged. A shares the offer;
+    member B, who never checked in, claims through the share code and redeems at the shop with no amount."""
+
+    def __init__(self, shop: Shop) -> None:
+        self.shop = shop
+        self.brand = shop.brand
+        self.store_id = shop.scene.store["id"]
+        self.offer_id = shop.offer["id"]
+        self.campaign_id = shop.campaign["id"]
+        self.member_a = shop.scene.member["id"]
+
+
+async def make_history(brand: BrandContext) -> History:
+    shop = await open_shop(brand, shareable=True)  # A: one check-in away, one entering the shop's fence
+    coupon = await shop.claimed()
+    first = await shop.redeem(coupon["code"], order_amount=12.5)
+    assert first.status_code == 201, first.text
+    voided = await brand.client.post(f"/v1/redemptions/{first.json()['id']}/void", json={}, headers=brand.admin)
+    assert voided.status_code == 200, voided.text
+    assert (await shop.redeem(coupon["code"], order_amount=20)).status_code == 201
+    flagged = await shop.scene.checkin(*PARIS, mocked=True)
+    assert (flagged.status_code, flagged.json()["flags"]) == (201, ["mocked"]), flagged.text
+
+    share = await brand.client.post(f"/v1/offers/{shop.offer['id']}/shares", headers=shop.scene.headers)
+    assert share.status_code == 201, share.text
+    b = await friend(shop)
+    shared = await shop.claim(headers=b, share_code=share.json()["code"])
+    assert shared.status_code == 201, shared.text
+    assert (await shop.redeem(shared.json()["code"])).status_code == 201
+    return History(shop)
+
+
+BRAND_WIDE = {
+    "checkins": 2,
+    "checkins_flagged": 1,
+    "new_members": 1,
+    "impressions": 1,
+    "claims": 2,
+    "redemptions": 2,
+    "voids": 1,
+    "claim_rate": 2.0,
+    "redemption_rate": 1.0,
+    "unique_members": 2,
+    # Both redemptions came within a minute of their claims: bucket [0, 60 s), interpolated.
+    "median_claim_to_redeem_s": 30.0,
+    "p90_claim_to_redeem_s": 54.0,
+    "referred_claims": 1,
+    "referred_redemptions": 1,
+    "order_amount": 20.0,
+}
+#: At the shop: A's check-in there (not the one away), A's claim (B's came through a share code, with no
+#: visit), both redemptions, A's flagged check-in (it fell in the shop's fence).
+AT_THE_SHOP = BRAND_WIDE | {"checkins": 1, "claims": 1, "claim_rate": 1.0, "redemption_rate": 2.0, "referred_claims": 0}
+#: Offer rows have no place figures.
+FOR_THE_OFFER = BRAND_WIDE | dict.fromkeys(PLACE_FIGURES)
+
+
+def figures_of(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in BRAND_WIDE}
+
+
+async def test_every_figure_through_every_route(brand: BrandContext) -> None:
+    h = await make_history(brand)
+
+    daily = await stats(brand, "daily")
+    additive = [f for f in BRAND_WIDE if f not in ("claim_rate", "redemption_rate", "unique_members")]
+    additive = [f for f in additive if "claim_to_redeem" not in f]
+    assert {f: total(daily["items"], f) for f in additive} == {f: BRAND_WIDE[f] for f in additive}
+    assert daily["estimated"] == ["unique_members", "median_claim_to_redeem_s", "p90_claim_to_redeem_s"]
+
+    stores = await stats(brand, "stores")
+    assert [(r["store_id"], r["store_name"]) for r in stores["items"]] == [(h.store_id, h.shop.scene.store["name"])]
+    assert figures_of(stores["items"][0]) == AT_THE_SHOP
+
+    offers = await stats(brand, "offers")
+    assert [(r["offer_id"], r["campaign_id"]) for r in offers["items"]] == [(h.offer_id, h.campaign_id)]
+    assert figures_of(offers["items"][0]) == FOR_THE_OFFER
+
+    campaigns = await stats(brand, "campaigns")
+    assert [r["campaign_id"] for r in campaigns["items"]] == [h.campaign_id]
+    assert figures_of(campaigns["items"][0]) == FOR_THE_OFFER
+
+    # Filters land on the same figures: the offer, its campaign, the store.
+    for params, expected in (
+        ({"offer_id": h.offer_id}, FOR_THE_OFFER),
+        ({"campaign_id": h.campaign_id}, FOR_THE_OFFER),
+        ({"store_id": h.store_id}, AT_THE_SHOP),
+    ):
+        for route in ("stores", "offers", "campaigns"):
+            rows = (await stats(brand, route, **params))["items"]
+            if route == "stores" and "store_id" not in params:
+                # The offer at the shop: no place figures, and only what happened there.
+                assert figures_of(rows[0]) == AT_THE_SHOP | dict.fromkeys(PLACE_FIGURES), params
+                continue
+            if route != "stores" and "store_id" in params:
+                assert figures_of(rows[0]) == AT_THE_SHOP | dict.fromkeys(PLACE_FIGURES), params
+                continue
+            assert figures_of(rows[0]) == expected, (route, params)
+        hourly = (await stats(brand, "hourly", **params))["items"]
+        assert total(hourly, "redemptions") == expected["redemptions"]
+        assert total(hourly, "claims") == expected["claims"]
+
+    hourly = await stats(brand, "hourly")
+    assert total(hourly["items"], "checkins") == 2
+    assert all(0 <= r["hour"] <= 23 for r in hourly["items"])
+
+    board = await stats(brand, "referrers")
+    assert board["items"] == [
+        {
+            "member_id": h.member_a,
+            "shares": 1,
+            "claims": 1,
+            "redemptions": 1,
+            "order_amount": 0.0,
+            "followers": None,
+            "accounts": [],
+        }
+    ]
+
+
+async def test_rebuilt_equals_incremental(brand: BrandContext, engine: Any) -> None:
+    h = await make_history(brand)
+    # A check-in recorded three hours before the member's first one arrives late: the first visit moves.
+    late = await h.shop.scene.checkin(
+        *PARIS, after_s=0, recorded_at=(datetime.now(UTC) - timedelta(hours=5)).isoformat()
+    )
+    assert late.status_code == 201, late.text
+    await brand.client.get("/v1/stats/daily", headers=brand.admin)  # folds the journal
+
+    tables = {
+        "stats_rollup": "store_key, offer_key, grain, period",
+        "stats_hourly": "store_key, offer_key, grain, period, hour",
+        "stats_referrers": "offer_key, grain, period, referrer_id",
+    }
+
+    async def snapshot() -> dict[str, list[Any]]:
+        out = {}
+        async with brand.sessions() as session:
+            for table, order in tables.items():
+                rows = await session.execute(
+                    text(
+                        f"SELECT to_jsonb(t) - 'members' AS r,"
+                        f" CASE WHEN '{table}' = 'stats_referrers' THEN NULL"
+                        f" ELSE hll_cardinality((to_jsonb(t)->>'members')::hll) END AS members"
+                        f" FROM {table} t WHERE brand_id = :b ORDER BY {order}"
+                    ),
+                    {"b": brand.id},
+                )
+                out[table] = [(r.r, r.members) for r in rows]
+        return out
+
+    incremental = await snapshot()
+    assert len(incremental["stats_rollup"]) > 10
+    assert await scalar(brand, "SELECT count(*) FROM stats_pending WHERE brand_id = :b", b=brand.id) == 0
+    await rebuild_brand(engine, brand.id)
+    assert await snapshot() == incremental
+
+    daily = await stats(brand, "daily")
+    assert total(daily["items"], "new_members") == 1  # still one new member, now on the earlier check-in
+    assert total(daily["items"], "checkins") == 3
+
+
+async def test_csv_has_the_json_rows(brand: BrandContext) -> None:
+    await make_history(brand)
+    for route, keys in (
+        ("daily", ["day"]),
+        ("hourly", ["hour"]),
+        ("stores", ["store_id", "store_name"]),
+        ("offers", ["offer_id", "offer_title", "campaign_id"]),
+        ("campaigns", ["campaign_id", "campaign_name"]),
+    ):
+        page = await stats(brand, route)
+        answer = await brand.client.get(
+            f"/v1/stats/{route}", params=_window(), headers=brand.admin | {"Accept": "text/csv"}
+        )
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/csv"), (route, answer.request.headers, answer.text[:300])
+        rows = list(csv.reader(io.StringIO(answer.text)))
+        assert rows[0] == keys + list(BRAND_WIDE)
+        expected = [[_csv(item[c]) for c in rows[0]] for item in page["items"]]
+        assert rows[1:] == expected, route
+    board = await brand.client.get(
+        "/v1/stats/referrers", params=_window(), headers=brand.admin | {"Accept": "text/csv"}
+    )
+    lines = list(csv.reader(io.StringIO(board.text)))
+    assert lines[0] == ["member_id", "shares", "claims", "redemptions", "order_amount", "followers", "providers"]
+    assert lines[1][1:4] == ["1", "1", "1"]
+
+
+async def execute(brand: BrandContext, sql: str, **params: Any) -> None:
+    async with brand.sessions() as session, session.begin():
+        await session.execute(text(sql), params)
+
+
+def _csv(value: Any) -> str:
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+async def test_managers_see_their_stores_only(brand: BrandContext) -> None:
+    h = await make_history(brand)
+    other = await brand.store(2.40, 48.90, name="Elsewhere")
+    mine = brand.bearer(await brand.key("manager", [uuid.UUID(h.store_id)]))
+    theirs = brand.bearer(await brand.key("manager", [uuid.UUID(other["id"])]))
+
+    assert [r["store_id"] for r in (await stats(brand, "stores", mine))["items"]] == [h.store_id]
+    daily = (await stats(brand, "daily", mine))["items"]
+    assert total(daily, "checkins") == 1  # the shop's, not the brand's two
+    assert total(daily, "claims") == 1
+    offers = (await stats(brand, "offers", mine))["items"]
+    assert figures_of(offers[0]) == AT_THE_SHOP | dict.fromkeys(PLACE_FIGURES)
+
+    assert (await stats(brand, "stores", theirs))["items"] == []
+    assert (await stats(brand, "offers", theirs))["items"] == []
+    refused = await brand.client.get("/v1/stats/daily", params={"store_id": h.store_id}, headers=theirs)
+    assert (refused.status_code, refused.json()["code"]) == (403, "store_out_of_scope")
+    board = await brand.client.get("/v1/stats/referrers", headers=mine)
+    assert board.status_code == 403
+    marketer = brand.bearer(await brand.key("marketer"))
+    assert figures_of((await stats(brand, "stores", marketer))["items"][0]) == AT_THE_SHOP
+
+
+async def test_brand_local_days_and_store_local_hours(brand: BrandContext) -> None:
+    shop = await open_shop(brand, eligible=False)
+    await brand.client.patch("/v1/brand", json={"timezone": "Europe/Paris"}, headers=brand.admin)
+    ny = await brand.store(-74.0, 40.7, name="New York", timezone="America/New_York")
+    member = shop.scene.member["id"]
+    # 22:30 UTC on 15 January is 23:30 in Paris (that day) and 17:30 in New York; 23:30 UTC is the 16th in Paris.
+    for at in (datetime(2026, 1, 15, 22, 30, tzinfo=UTC), datetime(2026, 1, 15, 23, 30, tzinfo=UTC)):
+        await execute(
+            brand,
+            "INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, offer_id, member_id, amount,"
+            " wait_s) VALUES (:b, 'redeem', 1, :at, true, ARRAY[CAST(:s AS uuid)], CAST(:o AS uuid), CAST(:m AS uuid), 5,"
+            " 4000)",
+            b=brand.id,
+            at=at,
+            s=ny["id"],
+            o=shop.offer["id"],
+            m=member,
+        )
+    window = {"from": "2026-01-15", "to": "2026-01-16"}
+    daily = (await stats(brand, "daily", **window))["items"]
+    assert [(r["day"], r["redemptions"], r["order_amount"]) for r in daily] == [
+        ("2026-01-15", 1, 5.0),
+        ("2026-01-16", 1, 5.0),
+    ]
+    # 4,000 s lies in the [3,600, 7,200) bucket: the median of two is interpolated halfway into it.
+    assert daily[0]["median_claim_to_redeem_s"] == 3600 + 3600 * 0.5
+    brand_hours = (await stats(brand, "hourly", **window))["items"]
+    assert [(r["hour"], r["redemptions"]) for r in brand_hours] == [(0, 1), (23, 1)]
+    store_hours = (await stats(brand, "hourly", store_id=ny["id"], **window))["items"]
+    assert [(r["hour"], r["redemptions"]) for r in store_hours] == [(17, 1), (18, 1)]
+    # The 16th alone, and a range that ends on the 15th.
+    assert [r["day"] for r in (await stats(brand, "daily", **{"from": "2026-01-16", "to": "2026-01-16"}))["items"]] == [
+        "2026-01-16"
+    ]
+    whole = (await stats(brand, "stores", **{"from": "2025-12-01", "to": "2026-01-15"}))["items"]
+    assert [(r["store_name"], r["redemptions"]) for r in whole] == [("New York", 1)]
+
+
+async def test_empty_and_bad_ranges(brand: BrandContext) -> None:
+    for route in (*ROUTES, "referrers"):
+        empty = await stats(brand, route, **{"from": "2001-01-01", "to": "2001-12-31"})
+        assert empty["items"] == [], route
+    today = date.today()
+    for params, field in (
+        ({"from": str(today), "to": str(today - timedelta(days=1))}, "to"),
+        ({"from": str(today - timedelta(days=400)), "to": str(today)}, "to"),
+        ({"from": "2026-02-30"}, "from"),
+        ({"to": "yesterday"}, "to"),
+        ({"offer_id": "not-a-uuid"}, "offer_id"),
+    ):
+        answer = await brand.client.get("/v1/stats/daily", params=params, headers=brand.admin)
+        assert answer.status_code == 422, (params, answer.text)
+        assert answer.json()["errors"][0]["field"] == field, answer.json()
+    longest = await brand.client.get(
+        "/v1/stats/offers", params={"from": str(today - timedelta(days=399)), "to": str(today)}, headers=brand.admin
+    )
+    assert longest.status_code == 200
+    unknown = await brand.client.get("/v1/stats/daily", params={"offer_id": str(uuid.uuid4())}, headers=brand.admin)
+    assert unknown.status_code == 404
+    bad_provider = await brand.client.get("/v1/stats/referrers", params={"provider": "myspace"}, headers=brand.admin)
+    assert (bad_provider.status_code, bad_provider.json()["errors"][0]["field"]) == (422, "provider")
