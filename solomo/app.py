@@ -39,6 +39,7 @@ from solomo.offers.controllers import CampaignController, OfferController
 from solomo.ops.health import Metrics, live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
 from solomo.stats.controllers import StatsController
+from solomo.stats.heatmap import HeatmapController
 from solomo.stats.rollups import background_folds
 from solomo.stores.controllers import StoreController
 
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         ClaimController,
         TillController,
         StatsController,
+        HeatmapController,
     ]
     code_guard = CodeGuard(engine)
     return Litestar(
