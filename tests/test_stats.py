@@ -3,6 +3,7 @@ incremental; CSV equals JSON; manager scope; brand-local days and store-local ho
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from solomo.stats.funnel import quantiles
 from solomo.stats.rollups import rebuild_brand
 from tests.conftest import BrandContext
 from tests.coupon_helpers import Shop, open_shop, scalar
@@ -322,3 +324,49 @@ async def test_empty_and_bad_ranges(brand: BrandContext) -> None:
     assert unknown.status_code == 404
     bad_provider = await brand.client.get("/v1/stats/referrers", params={"provider": "myspace"}, headers=brand.admin)
     assert (bad_provider.status_code, bad_provider.json()["errors"][0]["field"]) == (422, "provider")
+
+
+async def test_reads_do_not_wait_for_a_rebuild(brand: BrandContext, engine: Any) -> None:
+    """While something holds the brand's fold lock for long (a rebuild), reads answer from the rollups as they
+    are, after a bounded wait, and the journal is folded by the first read after it lets go."""
+    h = await make_history(brand)
+    before = await stats(brand, "daily")
+    assert total(before["items"], "checkins_flagged") == 1
+    assert (await h.shop.scene.checkin(*PARIS, mocked=True)).status_code == 201  # journalled, not yet folded
+
+    async with engine.connect() as holder:
+        lock = "SELECT pg_advisory_lock(20261123, hashtext(CAST(CAST(:b AS uuid) AS text)))"
+        await holder.execute(text(lock), {"b": brand.id})
+        await holder.commit()
+        # Held at session level, as rebuild_brand holds it: the read must come back while it is still held.
+        during = await asyncio.wait_for(stats(brand, "daily"), timeout=60)
+        assert during["items"] == before["items"]
+        assert await scalar(brand, "SELECT solomo_stats_fold(:b, 0)", b=brand.id) is None  # busy: not folded
+        await holder.execute(text(lock.replace("pg_advisory_lock", "pg_advisory_unlock")), {"b": brand.id})
+        await holder.commit()
+
+    after = await stats(brand, "daily")
+    assert total(after["items"], "checkins_flagged") == 2
+    assert total(after["items"], "checkins") == total(before["items"], "checkins")
+    # Nothing journalled: the fold returns at once with 0, even while another session holds the lock.
+    async with engine.connect() as holder:
+        await holder.execute(text("SELECT pg_advisory_lock(20261123, hashtext(CAST(CAST(:b AS uuid) AS text)))"),
+                             {"b": brand.id})  # fmt: skip
+        assert await scalar(brand, "SELECT solomo_stats_fold(:b, 0)", b=brand.id) == 0
+
+
+def test_claim_to_redeem_quantiles_from_buckets() -> None:
+    # Buckets w00 [0, 60 s), w01 [60, 300), …, w15 [7,776,000 s, ∞).
+    none = [0] * 16
+    assert quantiles(none) == [None, None]
+    one_early = [0] * 16
+    one_early[1] = 4  # four redemptions between 1 and 5 minutes after the claim
+    # rank 2 of 4 lies halfway into [60, 300): 180; rank 3.6 at 90 %: 60 + 240 · 0.9 = 276.
+    assert quantiles(one_early) == [180.0, 276.0]
+    spread = [0] * 16
+    spread[0], spread[4], spread[15] = 5, 4, 1  # 5 under a minute, 4 in [1,800, 3,600), 1 after 90 days
+    # the median (rank 5) is the top of the first bucket; p90 (rank 9) the top of [1,800, 3,600).
+    assert quantiles(spread) == [60.0, 3600.0]
+    last = [0] * 16
+    last[15] = 3  # only the open-ended bucket: its lower bound
+    assert quantiles(last) == [7776000.0, 7776000.0]

@@ -1,33 +1,31 @@
 """``/v1/stats``: the funnel by day, hour, store, offer and campaign, and the referrer board; JSON or CSV.
 
-Each read folds the brand's journal first, so the figures include every event committed before it.
+Each read folds the brand's journal first (in the statement that reads the brand's clock), so the figures include
+every event committed before it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.guards import STAFF, allow
 from solomo.auth.middleware import principal_of
-from solomo.auth.principal import Principal, Role
+from solomo.auth.principal import Role
 from solomo.db.models import SOCIAL_PROVIDERS
-from solomo.db.sql import uuids
 from solomo.errors import invalid
 from solomo.stats.csv_response import csv_response, wants_csv
-from solomo.stats.funnel import By, Filters, FunnelQuery, figures
+from solomo.stats.funnel import By, Filters, FunnelQuery, FunnelRow
 from solomo.stats.ranges import DateRange, stats_range
 from solomo.stats.referrers import ReferrerSort, top_referrers
-from solomo.stats.rollups import fold_brand
 from solomo.stats.schemas import (
     ESTIMATED,
     FUNNEL_COLUMNS,
@@ -59,20 +57,8 @@ CampaignId = Annotated[uuid.UUID | None, QueryParameter(name="campaign_id", desc
 OfferId = Annotated[uuid.UUID | None, QueryParameter(name="offer_id", description="Only this offer.")]
 StoreId = Annotated[uuid.UUID | None, QueryParameter(name="store_id", description="Only this store.")]
 
-RowT = TypeVar("RowT")
 
 _CSV_NOTE = " Send `Accept: text/csv` for the same rows as CSV, with a header line."
-_LABELS = {
-    By.STORE: text("SELECT id, name FROM stores WHERE brand_id = :brand_id AND id = ANY(:ids)").bindparams(
-        uuids("ids")
-    ),
-    By.OFFER: text(
-        "SELECT id, title AS name, campaign_id FROM offers WHERE brand_id = :brand_id AND id = ANY(:ids)"
-    ).bindparams(uuids("ids")),
-    By.CAMPAIGN: text("SELECT id, name FROM campaigns WHERE brand_id = :brand_id AND id = ANY(:ids)").bindparams(
-        uuids("ids")
-    ),
-}
 
 
 def _range_fields(span: DateRange, estimated: Sequence[str] = ESTIMATED) -> dict[str, Any]:
@@ -95,34 +81,11 @@ async def _read(
     start: date | None,
     end: date | None,
     filters: Filters,
-) -> tuple[Principal, DateRange, dict[Any, Any], bool]:
+) -> tuple[DateRange, list[FunnelRow]]:
     principal = principal_of(request)
-    span = await stats_range(session, principal.brand_id, start, end)
-    await fold_brand(session, principal.brand_id)
-    rows, places = await FunnelQuery(session, principal).rows(by, span, filters)
-    return principal, span, rows, places
-
-
-async def _labels(session: AsyncSession, principal: Principal, by: By, ids: Iterable[Any]) -> dict[Any, Any]:
-    result = await session.execute(_LABELS[by], {"brand_id": principal.brand_id, "ids": list(ids)})
-    return {r.id: r for r in result}
-
-
-async def _labelled(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    by: By,
-    start: date | None,
-    end: date | None,
-    filters: Filters,
-    make: Callable[[Any, Any, dict[str, Any]], RowT],
-    order: Callable[[RowT], Any],
-) -> tuple[DateRange, list[RowT]]:
-    """Rows keyed by a store, offer or campaign, with its name; rows of since-deleted ones are left out."""
-    principal, span, rows, places = await _read(request, session, by, start, end, filters)
-    labels = await _labels(session, principal, by, rows)
-    made = [make(key, labels[key], figures(row, places=places)) for key, row in rows.items() if key in labels]
-    return span, sorted(made, key=order)
+    span = await stats_range(session, principal.brand_id, start, end, fold=True)
+    rows, _ = await FunnelQuery(session, principal).rows(by, span, filters)
+    return span, rows
 
 
 def _answer(
@@ -157,8 +120,8 @@ class StatsController(Controller):
         store_id: StoreId = None,
     ) -> DailyStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        _, span, rows, places = await _read(request, db_session, By.DAY, from_date, to_date, filters)
-        items = [DailyRow(day=day, **figures(rows[day], places=places)) for day in sorted(rows)]
+        span, rows = await _read(request, db_session, By.DAY, from_date, to_date, filters)
+        items = sorted((DailyRow(day=r.key, **r.figures) for r in rows), key=lambda r: r.day)
         return cast("DailyStats", _answer(request, "daily", ["day"], DailyStats(items=items, **_range_fields(span))))
 
     @get(
@@ -179,8 +142,8 @@ class StatsController(Controller):
         store_id: StoreId = None,
     ) -> HourlyStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        _, span, rows, places = await _read(request, db_session, By.HOUR, from_date, to_date, filters)
-        items = [HourlyRow(hour=hour, **figures(rows[hour], places=places)) for hour in sorted(rows)]
+        span, rows = await _read(request, db_session, By.HOUR, from_date, to_date, filters)
+        items = sorted((HourlyRow(hour=r.key, **r.figures) for r in rows), key=lambda r: r.hour)
         return cast(
             "HourlyStats", _answer(request, "hourly", ["hour"], HourlyStats(items=items, **_range_fields(span)))
         )
@@ -203,11 +166,11 @@ class StatsController(Controller):
         store_id: StoreId = None,
     ) -> StoreStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        span, items = await _labelled(
-            request, db_session, By.STORE, from_date, to_date, filters,
-            lambda key, label, f: StoreRow(store_id=key, store_name=label.name, **f),
-            lambda r: (r.store_name, r.store_id),
-        )  # fmt: skip
+        span, rows = await _read(request, db_session, By.STORE, from_date, to_date, filters)
+        items = sorted(
+            (StoreRow(store_id=r.key, store_name=r.labels[0], **r.figures) for r in rows),
+            key=lambda r: (r.store_name, r.store_id),
+        )
         page = StoreStats(items=items, **_range_fields(span))
         return cast("StoreStats", _answer(request, "stores", ["store_id", "store_name"], page))
 
@@ -228,11 +191,11 @@ class StatsController(Controller):
         store_id: StoreId = None,
     ) -> OfferStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        span, items = await _labelled(
-            request, db_session, By.OFFER, from_date, to_date, filters,
-            lambda key, label, f: OfferRow(offer_id=key, offer_title=label.name, campaign_id=label.campaign_id, **f),
-            lambda r: (r.offer_title, r.offer_id),
-        )  # fmt: skip
+        span, rows = await _read(request, db_session, By.OFFER, from_date, to_date, filters)
+        items = sorted(
+            (OfferRow(offer_id=r.key, offer_title=r.labels[0], campaign_id=r.labels[1], **r.figures) for r in rows),
+            key=lambda r: (r.offer_title, r.offer_id),
+        )
         page = OfferStats(items=items, **_range_fields(span))
         return cast("OfferStats", _answer(request, "offers", ["offer_id", "offer_title", "campaign_id"], page))
 
@@ -253,11 +216,11 @@ class StatsController(Controller):
         store_id: StoreId = None,
     ) -> CampaignStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        span, items = await _labelled(
-            request, db_session, By.CAMPAIGN, from_date, to_date, filters,
-            lambda key, label, f: CampaignRow(campaign_id=key, campaign_name=label.name, **f),
-            lambda r: (r.campaign_name, r.campaign_id),
-        )  # fmt: skip
+        span, rows = await _read(request, db_session, By.CAMPAIGN, from_date, to_date, filters)
+        items = sorted(
+            (CampaignRow(campaign_id=r.key, campaign_name=r.labels[0], **r.figures) for r in rows),
+            key=lambda r: (r.campaign_name, r.campaign_id),
+        )
         page = CampaignStats(items=items, **_range_fields(span))
         return cast("CampaignStats", _answer(request, "campaigns", ["campaign_id", "campaign_name"], page))
 
@@ -287,8 +250,7 @@ class StatsController(Controller):
         principal = principal_of(request)
         if provider is not None and provider not in SOCIAL_PROVIDERS:
             raise invalid("provider", f"unknown provider; one of {', '.join(SOCIAL_PROVIDERS)}", source="query")
-        span = await stats_range(db_session, principal.brand_id, from_date, to_date)
-        await fold_brand(db_session, principal.brand_id)
+        span = await stats_range(db_session, principal.brand_id, from_date, to_date, fold=True)
         query = FunnelQuery(db_session, principal)
         offer_keys = await query.offer_keys(Filters(campaign_id, offer_id), By.DAY)
         items = await top_referrers(

@@ -41,92 +41,127 @@ class Filters:
     store_id: uuid.UUID | None = None
 
 
-_GROUP = {
-    By.DAY: "r.period",
-    By.HOUR: "r.hour",
-    By.STORE: "r.store_key",
-    By.OFFER: "r.offer_key",
-    By.CAMPAIGN: "o.campaign_id",
-}
-_SUMS = ",\n           ".join(
-    [f"sum(r.{c}) AS {c}" for c in (*COUNT_COLUMNS, "order_amount", *WAIT_COLUMNS)]
-    + ["round(hll_cardinality(hll_union_agg(r.members)))::bigint AS unique_members"]
+#: The figures' columns, in the order every funnel statement answers them after its key columns.
+_FIGURES = ",\n           ".join(
+    [f"sum(r.{c})::bigint AS {c}" for c in COUNT_COLUMNS]
+    + [
+        "sum(r.order_amount)::float8 AS order_amount",
+        "ARRAY[" + ", ".join(f"sum(r.{c})" for c in WAIT_COLUMNS) + "]::bigint[] AS waits",
+        "round(hll_cardinality(hll_union_agg(r.members)))::bigint AS unique_members",
+    ]
 )
+# Stores (or offers) given as keys, or, where the answer has a row per store (offer), read with their labels from
+# their own table: every store of the brand when :store_keys is NULL. Stores and offers deleted since are left out.
+_STORE_KEYS = "unnest(CAST(:store_keys AS uuid[])) AS s(store_key)"
+_STORES = """(
+        SELECT id AS store_key, name AS store_name FROM stores
+        WHERE brand_id = :brand_id AND (CAST(:store_keys AS uuid[]) IS NULL OR id = ANY(CAST(:store_keys AS uuid[])))
+    ) AS s"""
+_OFFER_KEYS = "unnest(CAST(:offer_keys AS uuid[])) AS f(offer_key)"
+_OFFERS = """(
+        SELECT o.id AS offer_key, o.title AS offer_title, o.campaign_id, c.name AS campaign_name
+        FROM offers o JOIN campaigns c ON c.brand_id = o.brand_id AND c.id = o.campaign_id
+        WHERE o.brand_id = :brand_id
+          AND (CAST(:offer_keys AS uuid[]) IS NULL OR o.id = ANY(CAST(:offer_keys AS uuid[])))
+    ) AS f"""
+#: Per grouping: the key columns it answers first (key, then labels), and its sources of stores and offers.
+_SHAPES = {
+    By.DAY: ("r.period", _STORE_KEYS, _OFFER_KEYS),
+    By.HOUR: ("r.hour", _STORE_KEYS, _OFFER_KEYS),
+    By.STORE: ("s.store_key, s.store_name", _STORES, _OFFER_KEYS),
+    By.OFFER: ("f.offer_key, f.offer_title, f.campaign_id", _STORE_KEYS, _OFFERS),
+    By.CAMPAIGN: ("f.campaign_id, f.campaign_name", _STORE_KEYS, _OFFERS),
+}
+#: How many columns come before the figures.
+KEY_COLUMNS = {by: len(shape[0].split(",")) for by, shape in _SHAPES.items()}
 
 
 def _funnel_sql(by: By) -> str:
+    keys, stores, offers = _SHAPES[by]
     table = "stats_hourly" if by is By.HOUR else "stats_rollup"
-    campaign_join = "JOIN offers o ON o.brand_id = :brand_id AND o.id = r.offer_key" if by is By.CAMPAIGN else ""
-    # Keys and spans are joined to the rollup one (key, span) pair at a time: each is a primary-key probe,
+    # Keys and spans are joined to the rollup one (store, offer, span) at a time: each is a primary-key probe,
     # so the cost follows the rows asked for, not the size of the brand's history.
     return f"""
-    SELECT {_GROUP[by]} AS key,
-           {_SUMS}
-    FROM unnest(CAST(:store_keys AS uuid[])) AS s(store_key)
-    CROSS JOIN unnest(CAST(:offer_keys AS uuid[])) AS f(offer_key)
+    SELECT {keys},
+           {_FIGURES}
+    FROM {stores}
+    CROSS JOIN {offers}
     CROSS JOIN unnest(CAST(:grains AS bpchar[]), CAST(:periods AS date[])) AS p(grain, period)
     JOIN {table} r ON r.brand_id = :brand_id AND r.store_key = s.store_key AND r.offer_key = f.offer_key
                   AND r.grain = p.grain AND r.period = p.period
-    {campaign_join}
-    GROUP BY 1
+    GROUP BY {keys}
     """
 
 
 _FUNNEL = {by: text(_funnel_sql(by)).bindparams(uuids("store_keys"), uuids("offer_keys")) for by in By}
-
-_BRAND_STORES = text("SELECT id FROM stores WHERE brand_id = :brand_id")
-_BRAND_OFFERS = text("SELECT id FROM offers WHERE brand_id = :brand_id")
 _CAMPAIGN_OFFERS = text(
     "SELECT o.id FROM campaigns c LEFT JOIN offers o ON o.brand_id = c.brand_id AND o.campaign_id = c.id"
     " WHERE c.brand_id = :brand_id AND c.id = :campaign_id"
 )
 _OFFER = text("SELECT campaign_id FROM offers WHERE brand_id = :brand_id AND id = :offer_id")
 _STORE = text("SELECT 1 FROM stores WHERE brand_id = :brand_id AND id = :store_id")
+_QUANTILES = (0.5, 0.9)
 
 
-def quantile(buckets: Sequence[int], q: float) -> float | None:
-    """The q-quantile of the claim-to-redemption times, interpolated inside its bucket (the open-ended last
-    bucket answers its lower bound)."""
+def quantiles(buckets: Sequence[int], qs: Sequence[float] = _QUANTILES) -> list[float | None]:
+    """The q-quantiles of the claim-to-redemption times, each interpolated inside its bucket (the open-ended
+    last bucket answers its lower bound); None for each when nothing was redeemed."""
     total = sum(buckets)
     if total <= 0:
-        return None
-    rank = q * total
-    seen = 0
-    for i, count in enumerate(buckets):
-        if count > 0 and seen + count >= rank:
-            low = 0 if i == 0 else WAIT_BOUNDS[i - 1]
-            if i == len(WAIT_BOUNDS):
-                return float(low)
-            return round(low + (WAIT_BOUNDS[i] - low) * (rank - seen) / count, 1)
-        seen += count
-    return float(WAIT_BOUNDS[-1])
+        return [None] * len(qs)
+    found: list[float | None] = []
+    for q in qs:
+        rank = q * total
+        seen = 0
+        for i, count in enumerate(buckets):
+            if count > 0 and seen + count >= rank:
+                low = 0 if i == 0 else WAIT_BOUNDS[i - 1]
+                found.append(
+                    float(low)
+                    if i == len(WAIT_BOUNDS)
+                    else round(low + (WAIT_BOUNDS[i] - low) * (rank - seen) / count, 1)
+                )
+                break
+            seen += count
+        else:
+            found.append(float(WAIT_BOUNDS[-1]))
+    return found
 
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def figures(row: Any, *, places: bool) -> dict[str, Any]:
-    """The Funnel fields of one summed row; place figures only where no offer is in scope."""
-    waits = [int(getattr(row, c)) for c in WAIT_COLUMNS]
-    impressions, claims, redemptions = int(row.impressions), int(row.claims), int(row.redemptions)
+def figures(values: Sequence[Any], *, places: bool) -> dict[str, Any]:
+    """The Funnel fields of one summed row (the figures' columns of a funnel statement, in their order); place
+    figures only where no offer is in scope."""
+    (checkins, flagged, new_members, impressions, claims, referred_claims, redemptions, referred_redemptions,
+     voids, order_amount, waits, unique_members) = values  # fmt: skip
+    median, p90 = quantiles(waits)
     return {
-        "checkins": int(row.checkins) if places else None,
-        "checkins_flagged": int(row.checkins_flagged) if places else None,
-        "new_members": int(row.new_members) if places else None,
+        "checkins": checkins if places else None,
+        "checkins_flagged": flagged if places else None,
+        "new_members": new_members if places else None,
         "impressions": impressions,
         "claims": claims,
         "redemptions": redemptions,
-        "voids": int(row.voids),
+        "voids": voids,
         "claim_rate": _rate(claims, impressions),
         "redemption_rate": _rate(redemptions, claims),
-        "unique_members": int(row.unique_members),
-        "median_claim_to_redeem_s": quantile(waits, 0.5),
-        "p90_claim_to_redeem_s": quantile(waits, 0.9),
-        "referred_claims": int(row.referred_claims),
-        "referred_redemptions": int(row.referred_redemptions),
-        "order_amount": float(row.order_amount),
+        "unique_members": unique_members,
+        "median_claim_to_redeem_s": median,
+        "p90_claim_to_redeem_s": p90,
+        "referred_claims": referred_claims,
+        "referred_redemptions": referred_redemptions,
+        "order_amount": order_amount,
     }
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    key: Any
+    labels: tuple[Any, ...]  # the store's name; the offer's title and campaign; the campaign's name
+    figures: dict[str, Any]
 
 
 class FunnelQuery:
@@ -137,11 +172,8 @@ class FunnelQuery:
         self.principal = principal
         self.brand_id = principal.brand_id
 
-    async def _ids(self, statement: Any, **params: Any) -> list[uuid.UUID]:
-        rows = await self.session.execute(statement, {"brand_id": self.brand_id, **params})
-        return [r[0] for r in rows if r[0] is not None]
-
-    async def store_keys(self, filters: Filters, by: By) -> list[uuid.UUID]:
+    async def store_keys(self, filters: Filters, by: By) -> list[uuid.UUID] | None:
+        """The stores in scope; None for every store of the brand (only where each store has its own row)."""
         scope = self.principal.store_scope
         if filters.store_id is not None:
             if not await self.session.scalar(_STORE, {"brand_id": self.brand_id, "store_id": filters.store_id}):
@@ -151,11 +183,10 @@ class FunnelQuery:
             return [filters.store_id]
         if scope is not None:
             return sorted(scope)
-        if by is By.STORE:
-            return await self._ids(_BRAND_STORES)
-        return [ALL]
+        return None if by is By.STORE else [ALL]
 
-    async def offer_keys(self, filters: Filters, by: By) -> list[uuid.UUID]:
+    async def offer_keys(self, filters: Filters, by: By) -> list[uuid.UUID] | None:
+        """The offers in scope; None for every offer of the brand (only where each offer has its own row)."""
         if filters.offer_id is not None:
             campaign = await self.session.scalar(_OFFER, {"brand_id": self.brand_id, "offer_id": filters.offer_id})
             if campaign is None:
@@ -172,16 +203,15 @@ class FunnelQuery:
             if not rows:
                 raise not_found("campaign")
             return [r[0] for r in rows if r[0] is not None]
-        if by in (By.OFFER, By.CAMPAIGN):
-            return await self._ids(_BRAND_OFFERS)
-        return [ALL]
+        return None if by in (By.OFFER, By.CAMPAIGN) else [ALL]
 
-    async def rows(self, by: By, span: DateRange, filters: Filters) -> tuple[dict[Any, Any], bool]:
-        """Summed rows by key, and whether place figures apply (no offer in scope)."""
+    async def rows(self, by: By, span: DateRange, filters: Filters) -> tuple[list[FunnelRow], bool]:
+        """Summed rows, one per key, and whether place figures apply (no offer in scope)."""
         store_keys = await self.store_keys(filters, by)
         offer_keys = await self.offer_keys(filters, by)
-        if not store_keys or not offer_keys:
-            return {}, offer_keys == [ALL]
+        places = offer_keys == [ALL]
+        if store_keys == [] or offer_keys == []:
+            return [], places
         spans: list[Span] = every_day(span.start, span.end) if by is By.DAY else cover(span.start, span.end)
         result = await self.session.execute(
             _FUNNEL[by],
@@ -193,4 +223,5 @@ class FunnelQuery:
                 "periods": [p for _, p in spans],
             },
         )
-        return {row.key: row for row in result}, offer_keys == [ALL]
+        n = KEY_COLUMNS[by]
+        return [FunnelRow(row[0], tuple(row[1:n]), figures(row[n:], places=places)) for row in result], places

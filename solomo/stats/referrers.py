@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.db.sql import uuids
+from solomo.stats.funnel import ALL
 from solomo.stats.periods import cover
 from solomo.stats.ranges import DateRange
 from solomo.stats.schemas import ReferrerRow, SocialReach
@@ -83,12 +84,14 @@ async def top_referrers(
     session: AsyncSession,
     brand_id: uuid.UUID,
     span: DateRange,
-    offer_keys: list[uuid.UUID],
+    offer_keys: list[uuid.UUID] | None,
     *,
     provider: str | None,
     sort: ReferrerSort,
     limit: int,
 ) -> list[ReferrerRow]:
+    if offer_keys is None:  # every offer: their sum is kept under the all-offers key
+        offer_keys = [ALL]
     if not offer_keys:
         return []
     spans = cover(span.start, span.end)

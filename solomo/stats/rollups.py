@@ -1,9 +1,11 @@
 """Keeping the rollups: folding the event journal in, and rebuilding a brand's rollups from its raw rows.
 
-The hot paths only append to ``stats_pending``; ``solomo_stats_fold`` (migration 0012) moves a brand's journal
-into ``stats_rollup``, ``stats_hourly`` and ``stats_referrers``. Every stats read folds its brand first, so
-answers include every event committed before the read; the app also folds in the background, so a read
-never has more than a few seconds of events to fold.
+The hot paths only append to ``stats_pending``; ``solomo_stats_fold`` (migration 0013) moves a brand's journal
+into ``stats_rollup``, ``stats_hourly`` and ``stats_referrers``. Every stats read folds its brand first, in the
+statement that reads the brand's clock (``stats_range(..., fold=True)``), so answers include every event
+committed before the read; the app also folds in the background, so a read never has more than a few seconds
+of events to fold. A read waits at most ``READ_WAIT_MS`` for a fold already running: during a rebuild, reads
+answer from the rollups as they were when it began.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import uuid
 from collections.abc import AsyncIterator
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
 #: Seconds between background folds.
 FOLD_EVERY_S = 5.0
+#: How long a read waits for a fold of its brand that is already running (a background fold takes
+#: milliseconds; a rebuild holds the brand for minutes, and reads must not wait for it).
+READ_WAIT_MS = 200
 
-_FOLD = text("SELECT solomo_stats_fold(:brand_id, :wait)")
+_FOLD = text("SELECT solomo_stats_fold(:brand_id, :wait_ms)")
 _PENDING_BRANDS = text("SELECT DISTINCT brand_id FROM stats_pending")
 _LOCK = text("SELECT pg_advisory_lock(20261123, hashtext(CAST(CAST(:brand_id AS uuid) AS text)))")
 _UNLOCK = text("SELECT pg_advisory_unlock(20261123, hashtext(CAST(CAST(:brand_id AS uuid) AS text)))")
@@ -33,15 +38,8 @@ _REBUILD = [
     # Journal rows this snapshot sees are also in the raw rows it reads; ones still in flight are not, and
     # stay for the next fold.
     text("DELETE FROM stats_pending WHERE brand_id = :brand_id"),
-    text("INSERT INTO stats_pending SELECT * FROM solomo_stats_raw_events(:brand_id)"),
 ]
-
-
-async def fold_brand(session: AsyncSession, brand_id: uuid.UUID) -> int:
-    """Fold the brand's journal now (waiting for a fold already running) and commit; answers events folded."""
-    folded = await session.scalar(_FOLD, {"brand_id": brand_id, "wait": True})
-    await session.commit()
-    return int(folded or 0)
+_FOLD_RAW = text("SELECT solomo_stats_fold_raw(:brand_id)")
 
 
 async def fold_all(engine: AsyncEngine) -> int:
@@ -51,7 +49,7 @@ async def fold_all(engine: AsyncEngine) -> int:
         brands = [r[0] for r in await conn.execute(_PENDING_BRANDS)]
         await conn.commit()
         for brand_id in brands:
-            folded = await conn.scalar(_FOLD, {"brand_id": brand_id, "wait": False})
+            folded = await conn.scalar(_FOLD, {"brand_id": brand_id, "wait_ms": 0})
             await conn.commit()
             total += int(folded or 0)
     return total
@@ -61,7 +59,8 @@ async def rebuild_brand(engine: AsyncEngine, brand_id: uuid.UUID) -> int:
     """Replace the brand's rollups with ones folded from its raw rows; answers the events folded.
 
     One REPEATABLE READ transaction, so the raw rows read and the journal rows dropped are the same
-    snapshot. The brand's fold lock is taken first, at session level, so no fold commits in between.
+    snapshot. The brand's fold lock is taken first, at session level, so no fold commits in between; reads
+    meanwhile answer from the rollups as they were (see READ_WAIT_MS), and the journal waits for the next fold.
     """
     async with engine.connect() as conn:
         await conn.execute(_LOCK, {"brand_id": brand_id})
@@ -71,7 +70,7 @@ async def rebuild_brand(engine: AsyncEngine, brand_id: uuid.UUID) -> int:
             async with rr.begin():
                 for statement in _REBUILD:
                     await rr.execute(statement, {"brand_id": brand_id})
-                folded = await rr.scalar(_FOLD, {"brand_id": brand_id, "wait": True})
+                folded = await rr.scalar(_FOLD_RAW, {"brand_id": brand_id})
         finally:
             plain = await conn.execution_options(isolation_level="READ COMMITTED")
             await plain.execute(_UNLOCK, {"brand_id": brand_id})
