@@ -151,6 +151,24 @@ def bench_database(keep: bool, name: str) -> Iterator[BenchDatabase]:
         yield BenchDatabase(cluster, Path(work), url, asyncpg_dsn(url))
 
 
+@contextlib.contextmanager
+def reused_database(datadir: Path, name: str) -> Iterator[BenchDatabase]:
+    """The database a run with --keep left in ``datadir``: started, migrated to head, and stopped (kept) after."""
+    cluster = LocalCluster(datadir, durable=True)
+    if not cluster.initialized:
+        raise SystemExit(f"no cluster in {datadir} (give the data directory a --keep run printed)")
+    cluster.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="solomo-bench-run-") as work:
+            url = cluster.url(name)
+            print(f"cluster: {cluster.datadir} (kept; reused); migrating …", flush=True)
+            upgrade(url)
+            yield BenchDatabase(cluster, Path(work), url, asyncpg_dsn(url))
+    finally:
+        cluster.stop()
+        print(f"cluster kept (stopped) in {cluster.datadir}")
+
+
 @dataclass(frozen=True, slots=True)
 class Server:
     base_url: str

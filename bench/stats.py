@@ -33,6 +33,7 @@ import bisect
 import contextlib
 import dataclasses
 import http.client
+import json
 import math
 import os
 import random
@@ -62,6 +63,7 @@ from bench.harness import (
     api_server,
     bench_database,
     print_setup_head,
+    reused_database,
     row,
     run_main,
     server_settings,
@@ -175,12 +177,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="where those plans are written",
     )
     timing.add_argument("--no-api", action="store_true", help="stop after the rebuild (no route timings)")
+    again = parser.add_argument_group("again, on a kept cluster")
+    again.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        metavar="DATADIR",
+        help="skip the load: start the cluster a run with --keep left (its data directory), migrate it to head and"
+        " time it again (the keys and picks come from the world.json kept beside it); the cluster is kept",
+    )
+    again.add_argument(
+        "--skip-rebuild", action="store_true", help="with --reuse: time the rollups as they are, without a rebuild"
+    )
     add_server_options(parser)
     args = parser.parse_args(argv)
     if args.stores % args.stores_per_city:
         parser.error("--stores must be a multiple of --stores-per-city")
     if args.offers % args.campaigns:
         parser.error("--offers must be a multiple of --campaigns")
+    if args.skip_rebuild and args.reuse is None:
+        parser.error("--skip-rebuild needs --reuse (a new load has no rollups until it is rebuilt)")
     return args
 
 
@@ -305,6 +321,36 @@ class World:
     offer_ids: list[uuid.UUID]
     start: datetime  # brand-local midnight a year before today, in UTC
     now: datetime  # the end of the generated history
+
+
+WORLD_FILE = "world.json"
+
+
+def save_world(world: World, datadir: Path) -> None:
+    """Beside a kept cluster's data directory: what --reuse needs to time it again (keys included: it is a bench)."""
+    (datadir.parent / WORLD_FILE).write_text(json.dumps(dataclasses.asdict(world), default=str, indent=1))
+
+
+def load_world(datadir: Path) -> World:
+    raw = json.loads((datadir.parent / WORLD_FILE).read_text())
+    keys = raw["keys"]
+    return World(
+        brand_id=uuid.UUID(raw["brand_id"]),
+        keys=Keys(
+            keys["admin"],
+            uuid.UUID(keys["admin_id"]),
+            keys["manager"],
+            [uuid.UUID(x) for x in keys["manager_stores"]],
+            keys["marketer"],
+        ),
+        cities=[City(**c) for c in raw["cities"]],
+        store_ids=[uuid.UUID(x) for x in raw["store_ids"]],
+        store_weights=[float(x) for x in raw["store_weights"]],
+        campaign_ids=[uuid.UUID(x) for x in raw["campaign_ids"]],
+        offer_ids=[uuid.UUID(x) for x in raw["offer_ids"]],
+        start=datetime.fromisoformat(raw["start"]),
+        now=datetime.fromisoformat(raw["now"]),
+    )
 
 
 def western_cities(count: int) -> list[City]:
@@ -1191,7 +1237,7 @@ async def _fold_ms(conn: Conn, brand_id: uuid.UUID) -> float:
     times = []
     for _ in range(3):
         started = time.perf_counter()
-        await conn.fetchval("SELECT solomo_stats_fold($1, true)", brand_id)
+        await conn.fetchval("SELECT solomo_stats_fold($1, 0)", brand_id)
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 
@@ -1463,13 +1509,28 @@ def _mb(size: int) -> str:
 
 def report(
     args: argparse.Namespace, sizes: Sizes, settings: dict[str, str], clock: Clock, counts: dict[str, int],
-    rebuilt: Rebuilt, timings: list[Timing], statements: list[Statement], plans: list[str], total_s: float,
+    rebuilt: Rebuilt | None, timings: list[Timing], statements: list[Statement], plans: list[str], total_s: float,
 ) -> None:  # fmt: skip
-    print("\n=== Load: seconds per step (steps in the parallel phases add up their jobs' time) ===")
-    for label, seconds in clock.seconds.items():
-        print(f"  {label:<72} {seconds:8.1f}")
+    if clock.seconds:
+        print("\n=== Load: seconds per step (steps in the parallel phases add up their jobs' time) ===")
+        for label, seconds in clock.seconds.items():
+            print(f"  {label:<72} {seconds:8.1f}")
     print("\n=== Rows ===")
     print("  " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    if rebuilt is not None:
+        report_rebuild(rebuilt)
+    report_routes(args, timings, statements, plans)
+    print_setup_head(settings)
+    if not args.reuse:
+        print(f"sizes: {sizes}")
+    pool = f"SOLOMO_DB_POOL_SIZE={args.pool_size}" if args.pool_size is not None else "the app's default pool"
+    print(f"server: solomo run --workers {args.workers}, SOLOMO_LOG_LEVEL=WARNING, {pool}; brand time zone"
+          f" {BRAND_TIMEZONE}; loading: {args.jobs} connections ({', '.join(LOAD_SETTINGS)})")  # fmt: skip
+    print(f"whole run: {total_s / 60:.1f} min")
+    print(f"\ncommand: uv run python -m bench.stats {shlex.join(sys.argv[1:])}".rstrip())
+
+
+def report_rebuild(rebuilt: Rebuilt) -> None:
 
     print("\n=== rebuild_brand (solomo_stats_raw_events → stats_pending → solomo_stats_fold) ===")
     print(f"  events folded: {rebuilt.events:,}; rebuild: {rebuilt.seconds:.1f} s;"
@@ -1483,6 +1544,10 @@ def report(
         grains = ", ".join(f"{g} {n:,}" for g, n in rebuilt.grains[table].items())
         print("  " + row([table, f"{rows:,}", _mb(size), grains], widths))
 
+
+def report_routes(
+    args: argparse.Namespace, timings: list[Timing], statements: list[Statement], plans: list[str]
+) -> None:
     if timings:
         print(
             f"\n=== Stats routes over HTTP: one keep-alive connection, sequential; {args.warmup} warm-ups then"
@@ -1530,14 +1595,6 @@ def report(
         for line in plans:
             print(f"  {line}")
 
-    print_setup_head(settings)
-    print(f"sizes: {sizes}")
-    pool = f"SOLOMO_DB_POOL_SIZE={args.pool_size}" if args.pool_size is not None else "the app's default pool"
-    print(f"server: solomo run --workers {args.workers}, SOLOMO_LOG_LEVEL=WARNING, {pool}; brand time zone"
-          f" {BRAND_TIMEZONE}; loading: {args.jobs} connections ({', '.join(LOAD_SETTINGS)})")  # fmt: skip
-    print(f"whole run: {total_s / 60:.1f} min")
-    print(f"\ncommand: uv run python -m bench.stats {shlex.join(sys.argv[1:])}".rstrip())
-
 
 # -- main ----------------------------------------------------------------------------------------
 
@@ -1569,20 +1626,28 @@ def settle_cluster(dsn: str) -> None:
 def run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     sizes = sizes_of(args)
-    print(f"sizes: {sizes}", flush=True)
     clock = Clock()
     _, signing_keys = signing_codec()
-    with bench_database(args.keep, DATABASE) as bench:
+    opened = reused_database(args.reuse, DATABASE) if args.reuse else bench_database(args.keep, DATABASE)
+    with opened as bench:
         cluster, workdir, url, dsn = bench.cluster, bench.workdir, bench.url, bench.dsn
-        prepare_cluster(cluster, dsn)
-        print("loading …", flush=True)
-        with clock("load, all steps (wall)", quiet=True):
-            world, _ = asyncio.run(load(dsn, url, sizes, args, clock))
-        settle_cluster(dsn)
+        if args.reuse:
+            world = load_world(cluster.datadir)
+        else:
+            print(f"sizes: {sizes}", flush=True)
+            prepare_cluster(cluster, dsn)
+            print("loading …", flush=True)
+            with clock("load, all steps (wall)", quiet=True):
+                world, _ = asyncio.run(load(dsn, url, sizes, args, clock))
+            settle_cluster(dsn)
+            if args.keep:
+                save_world(world, cluster.datadir)
         counts = asyncio.run(row_counts(dsn))
         print(f"rows: {counts}", flush=True)
-        print("rebuilding the rollups …", flush=True)
-        rebuilt = asyncio.run(rebuild(url, dsn, world.brand_id))
+        rebuilt = None
+        if not args.skip_rebuild:
+            print("rebuilding the rollups …", flush=True)
+            rebuilt = asyncio.run(rebuild(url, dsn, world.brand_id))
         settings = asyncio.run(server_settings(dsn))
         timings: list[Timing] = []
         statements: list[Statement] = []
