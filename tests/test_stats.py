@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from solomo.stats.csv_response import csv_lines
 from solomo.stats.funnel import quantiles
 from solomo.stats.rollups import rebuild_brand
 from tests.conftest import BrandContext
@@ -370,3 +371,16 @@ def test_claim_to_redeem_quantiles_from_buckets() -> None:
     last = [0] * 16
     last[15] = 3  # only the open-ended bucket: its lower bound
     assert quantiles(last) == [7776000.0, 7776000.0]
+
+
+async def test_csv_goes_out_in_batches_of_rows() -> None:
+    async def numbers() -> Any:
+        for i in range(1_200):
+            yield [i, i * 0.5, None]
+
+    for rows in (numbers(), [[i, i * 0.5, None] for i in range(1_200)]):
+        chunks = [chunk async for chunk in csv_lines(["n", "half", "none"], rows)]
+        assert len(chunks) == 3  # the header and 499 rows, 500 rows, 201 rows: not one message per row
+        parsed = list(csv.reader(io.StringIO("".join(chunks))))
+        assert parsed[0] == ["n", "half", "none"]
+        assert parsed[1:] == [[str(i), repr(i * 0.5), ""] for i in range(1_200)]

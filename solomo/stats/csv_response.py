@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -30,16 +30,41 @@ def _cell(value: object) -> object:
     return value
 
 
-def _lines(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+#: Rows written per chunk sent: Litestar runs a sync iterator's every step in a worker thread, and one ASGI
+#: message per row cost more than the query (22 ms for 90 rows), so rows go out in batches from an async generator.
+ROWS_PER_CHUNK = 500
+
+
+async def csv_lines(
+    columns: Sequence[str], rows: Iterable[Sequence[object]] | AsyncIterable[Sequence[object]]
+) -> AsyncIterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
-    yield buffer.getvalue()
-    for row in rows:
+    pending = 1
+
+    def flush() -> str:
+        chunk = buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
+        return chunk
+
+    async def each() -> AsyncIterator[Sequence[object]]:
+        if isinstance(rows, AsyncIterable):
+            async for row in rows:
+                yield row
+        else:
+            for row in rows:
+                yield row
+
+    async for row in each():
         writer.writerow([_cell(v) for v in row])
-        yield buffer.getvalue()
+        pending += 1
+        if pending >= ROWS_PER_CHUNK:
+            yield flush()
+            pending = 0
+    if pending:
+        yield flush()
 
 
 class CsvStream(Stream):
@@ -50,9 +75,11 @@ class CsvStream(Stream):
         return super().to_asgi_response(*args, **kwargs)
 
 
-def csv_response(columns: Sequence[str], rows: Iterable[Sequence[object]], filename: str) -> Stream:
+def csv_response(
+    columns: Sequence[str], rows: Iterable[Sequence[object]] | AsyncIterable[Sequence[object]], filename: str
+) -> Stream:
     return CsvStream(
-        _lines(columns, rows),
+        csv_lines(columns, rows),
         media_type=f"{CSV}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
