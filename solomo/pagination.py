@@ -20,22 +20,50 @@ Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size (1 t
 Cursor = Annotated[str | None, Parameter(description="`next_cursor` from the previous page.", max_length=200)]
 
 
+C = TypeVar("C", bound=msgspec.Struct)
+
+
+def _decode(cursor: str, kind: type[C]) -> C:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return msgspec.json.decode(raw, type=kind)
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise invalid("cursor", "not a cursor this API returned", source="query") from exc
+
+
+def _encode(cursor: msgspec.Struct) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(cursor)).decode().rstrip("=")
+
+
 class _TimeIdCursor(msgspec.Struct, array_like=True):
     at: datetime
     id: uuid.UUID
 
 
 def encode_time_id(at: datetime, row_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(_TimeIdCursor(at, row_id))).decode().rstrip("=")
+    return _encode(_TimeIdCursor(at, row_id))
 
 
 def decode_time_id(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        parsed = msgspec.json.decode(raw, type=_TimeIdCursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise invalid("cursor", "not a cursor this API returned", source="query") from exc
+    parsed = _decode(cursor, _TimeIdCursor)
     return parsed.at, parsed.id
+
+
+class _LabelIdCursor(msgspec.Struct, array_like=True):
+    label: str
+    id: uuid.UUID
+
+
+def encode_label_id(label: str, row_id: uuid.UUID) -> str:
+    """A cursor for rows ordered by a name or title, then id."""
+    return _encode(_LabelIdCursor(label, row_id))
+
+
+def decode_label_id(cursor: str) -> tuple[str, uuid.UUID]:
+    parsed = _decode(cursor, _LabelIdCursor)
+    if "\x00" in parsed.label:  # PostgreSQL text cannot hold it: a forged cursor must not reach the database
+        raise invalid("cursor", "not a cursor this API returned", source="query")
+    return parsed.label, parsed.id
 
 
 class _Keyed(Protocol):

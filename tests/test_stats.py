@@ -4,6 +4,7 @@ incremental; CSV equals JSON; manager scope; brand-local days and store-local ho
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 import uuid
@@ -384,3 +385,55 @@ async def test_csv_goes_out_in_batches_of_rows() -> None:
         parsed = list(csv.reader(io.StringIO("".join(chunks))))
         assert parsed[0] == ["n", "half", "none"]
         assert parsed[1:] == [[str(i), repr(i * 0.5), ""] for i in range(1_200)]
+
+
+async def test_boards_come_in_pages_in_name_order(brand: BrandContext) -> None:
+    shop = await open_shop(brand, eligible=False)
+    names = ["Cedar", "alder", "Birch", "Ash"]  # sorted by the database's collation, then id
+    stores = [await brand.store(2.30 + i / 100, 48.85, name=name) for i, name in enumerate(names)]
+    idle = await brand.store(2.40, 48.80, name="Aardvark (nothing happened here)")
+    for store in stores:
+        await execute(
+            brand,
+            "INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, offer_id, member_id)"
+            " VALUES (:b, 'claim', 1, now(), true, ARRAY[CAST(:s AS uuid)], CAST(:o AS uuid), CAST(:m AS uuid))",
+            b=brand.id,
+            s=store["id"],
+            o=shop.offer["id"],
+            m=shop.scene.member["id"],
+        )
+    everything = (await stats(brand, "stores"))["items"]
+    order = [r["store_name"] for r in everything]
+    assert sorted(order) == sorted(names)
+    assert idle["name"] not in order
+    walked, cursor, pages = [], None, 0
+    while True:
+        page = await stats(brand, "stores", limit=3, **({"cursor": cursor} if cursor else {}))
+        walked += page["items"]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert (pages, walked) == (2, everything)  # 3 then 1, no repeats, no gaps, the same order
+    assert (await stats(brand, "stores", limit=4))["next_cursor"] is None  # exactly a page: no empty next one
+    # CSV without a limit has every row; with one, the page.
+    answer = await brand.client.get("/v1/stats/stores", params=_window(), headers=brand.admin | {"Accept": "text/csv"})
+    assert [line[1] for line in csv.reader(io.StringIO(answer.text))][1:] == order
+    answer = await brand.client.get(
+        "/v1/stats/stores", params=_window() | {"limit": 1}, headers=brand.admin | {"Accept": "text/csv"}
+    )
+    assert [line[1] for line in csv.reader(io.StringIO(answer.text))][1:] == order[:1]
+    offers = await stats(brand, "offers", limit=1)
+    assert [r["offer_id"] for r in offers["items"]] == [shop.offer["id"]]
+    assert offers["next_cursor"] is None
+    campaigns = await stats(brand, "campaigns", limit=1)
+    assert [r["campaign_id"] for r in campaigns["items"]] == [shop.campaign["id"]]
+    assert campaigns["items"][0]["claims"] == len(names)
+
+    forged = base64.urlsafe_b64encode(b'["a\\u0000b", "%s"]' % str(uuid.uuid4()).encode()).decode()
+    for bad in ("nonsense", forged):
+        refused = await brand.client.get("/v1/stats/stores", params={"cursor": bad}, headers=brand.admin)
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["errors"][0]["field"] == "cursor", (bad, refused.text)
+    too_many = await brand.client.get("/v1/stats/offers", params={"limit": 501}, headers=brand.admin)
+    assert (too_many.status_code, too_many.json()["errors"][0]["field"]) == (422, "limit")

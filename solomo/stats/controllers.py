@@ -22,8 +22,9 @@ from solomo.auth.middleware import principal_of
 from solomo.auth.principal import Role
 from solomo.db.models import SOCIAL_PROVIDERS
 from solomo.errors import invalid
+from solomo.pagination import MAX_LIMIT, Cursor, decode_label_id
 from solomo.stats.csv_response import csv_response, wants_csv
-from solomo.stats.funnel import By, Filters, FunnelQuery, FunnelRow
+from solomo.stats.funnel import EVERY_ROW, By, Filters, FunnelQuery, FunnelRow, Page
 from solomo.stats.ranges import DateRange, stats_range
 from solomo.stats.referrers import ReferrerSort, top_referrers
 from solomo.stats.schemas import (
@@ -56,6 +57,16 @@ ToDate = Annotated[
 CampaignId = Annotated[uuid.UUID | None, QueryParameter(name="campaign_id", description="Only this campaign's offers.")]
 OfferId = Annotated[uuid.UUID | None, QueryParameter(name="offer_id", description="Only this offer.")]
 StoreId = Annotated[uuid.UUID | None, QueryParameter(name="store_id", description="Only this store.")]
+BOARD_LIMIT = 50
+BoardLimit = Annotated[
+    int | None,
+    QueryParameter(
+        ge=1,
+        le=MAX_LIMIT,
+        description=f"Rows a page, in the order of their names (1 to {MAX_LIMIT}; default {BOARD_LIMIT}). A CSV "
+        "answer without `limit` has every row from `cursor` on.",
+    ),
+]
 
 
 _CSV_NOTE = " Send `Accept: text/csv` for the same rows as CSV, with a header line."
@@ -81,11 +92,20 @@ async def _read(
     start: date | None,
     end: date | None,
     filters: Filters,
-) -> tuple[DateRange, list[FunnelRow]]:
+    page: Page = EVERY_ROW,
+) -> tuple[DateRange, list[FunnelRow], str | None]:
     principal = principal_of(request)
     span = await stats_range(session, principal.brand_id, start, end, fold=True)
-    rows, _ = await FunnelQuery(session, principal).rows(by, span, filters)
-    return span, rows
+    rows, next_cursor = await FunnelQuery(session, principal).rows(by, span, filters, page)
+    return span, rows, next_cursor
+
+
+def _page(request: Request[Any, Any, Any], limit: int | None, cursor: str | None) -> Page:
+    """A board's page: ``limit`` rows (BOARD_LIMIT unless given) after ``cursor``; a CSV download without a
+    limit has every row from the cursor on."""
+    if limit is None and not wants_csv(request):
+        limit = BOARD_LIMIT
+    return Page(limit, decode_label_id(cursor) if cursor else None)
 
 
 def _answer(
@@ -120,7 +140,7 @@ class StatsController(Controller):
         store_id: StoreId = None,
     ) -> DailyStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        span, rows = await _read(request, db_session, By.DAY, from_date, to_date, filters)
+        span, rows, _ = await _read(request, db_session, By.DAY, from_date, to_date, filters)
         items = sorted((DailyRow(day=r.key, **r.figures) for r in rows), key=lambda r: r.day)
         return cast("DailyStats", _answer(request, "daily", ["day"], DailyStats(items=items, **_range_fields(span))))
 
@@ -142,7 +162,7 @@ class StatsController(Controller):
         store_id: StoreId = None,
     ) -> HourlyStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        span, rows = await _read(request, db_session, By.HOUR, from_date, to_date, filters)
+        span, rows, _ = await _read(request, db_session, By.HOUR, from_date, to_date, filters)
         items = sorted((HourlyRow(hour=r.key, **r.figures) for r in rows), key=lambda r: r.hour)
         return cast(
             "HourlyStats", _answer(request, "hourly", ["hour"], HourlyStats(items=items, **_range_fields(span)))
@@ -164,14 +184,15 @@ class StatsController(Controller):
         campaign_id: CampaignId = None,
         offer_id: OfferId = None,
         store_id: StoreId = None,
+        limit: BoardLimit = None,
+        cursor: Cursor = None,
     ) -> StoreStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        span, rows = await _read(request, db_session, By.STORE, from_date, to_date, filters)
-        items = sorted(
-            (StoreRow(store_id=r.key, store_name=r.labels[0], **r.figures) for r in rows),
-            key=lambda r: (r.store_name, r.store_id),
+        span, rows, next_cursor = await _read(
+            request, db_session, By.STORE, from_date, to_date, filters, _page(request, limit, cursor)
         )
-        page = StoreStats(items=items, **_range_fields(span))
+        items = [StoreRow(store_id=r.key, store_name=r.labels[0], **r.figures) for r in rows]
+        page = StoreStats(items=items, next_cursor=next_cursor, **_range_fields(span))
         return cast("StoreStats", _answer(request, "stores", ["store_id", "store_name"], page))
 
     @get(
@@ -189,14 +210,15 @@ class StatsController(Controller):
         campaign_id: CampaignId = None,
         offer_id: OfferId = None,
         store_id: StoreId = None,
+        limit: BoardLimit = None,
+        cursor: Cursor = None,
     ) -> OfferStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        span, rows = await _read(request, db_session, By.OFFER, from_date, to_date, filters)
-        items = sorted(
-            (OfferRow(offer_id=r.key, offer_title=r.labels[0], campaign_id=r.labels[1], **r.figures) for r in rows),
-            key=lambda r: (r.offer_title, r.offer_id),
+        span, rows, next_cursor = await _read(
+            request, db_session, By.OFFER, from_date, to_date, filters, _page(request, limit, cursor)
         )
-        page = OfferStats(items=items, **_range_fields(span))
+        items = [OfferRow(offer_id=r.key, offer_title=r.labels[0], campaign_id=r.labels[1], **r.figures) for r in rows]
+        page = OfferStats(items=items, next_cursor=next_cursor, **_range_fields(span))
         return cast("OfferStats", _answer(request, "offers", ["offer_id", "offer_title", "campaign_id"], page))
 
     @get(
@@ -214,14 +236,15 @@ class StatsController(Controller):
         campaign_id: CampaignId = None,
         offer_id: OfferId = None,
         store_id: StoreId = None,
+        limit: BoardLimit = None,
+        cursor: Cursor = None,
     ) -> CampaignStats:
         filters = Filters(campaign_id, offer_id, store_id)
-        span, rows = await _read(request, db_session, By.CAMPAIGN, from_date, to_date, filters)
-        items = sorted(
-            (CampaignRow(campaign_id=r.key, campaign_name=r.labels[0], **r.figures) for r in rows),
-            key=lambda r: (r.campaign_name, r.campaign_id),
+        span, rows, next_cursor = await _read(
+            request, db_session, By.CAMPAIGN, from_date, to_date, filters, _page(request, limit, cursor)
         )
-        page = CampaignStats(items=items, **_range_fields(span))
+        items = [CampaignRow(campaign_id=r.key, campaign_name=r.labels[0], **r.figures) for r in rows]
+        page = CampaignStats(items=items, next_cursor=next_cursor, **_range_fields(span))
         return cast("CampaignStats", _answer(request, "campaigns", ["campaign_id", "campaign_name"], page))
 
     @get(

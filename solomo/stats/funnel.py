@@ -20,6 +20,7 @@ from solomo.auth.principal import Principal
 from solomo.db.models.stats import COUNT_COLUMNS, WAIT_BOUNDS, WAIT_COLUMNS
 from solomo.db.sql import uuids
 from solomo.errors import forbidden, invalid, not_found
+from solomo.pagination import encode_label_id
 from solomo.stats.periods import Span, cover, every_day
 from solomo.stats.ranges import DateRange
 
@@ -50,50 +51,93 @@ _FIGURES = ",\n           ".join(
         "round(hll_cardinality(hll_union_agg(r.members)))::bigint AS unique_members",
     ]
 )
-# Stores (or offers) given as keys, or, where the answer has a row per store (offer), read with their labels from
-# their own table: every store of the brand when :store_keys is NULL. Stores and offers deleted since are left out.
-_STORE_KEYS = "unnest(CAST(:store_keys AS uuid[])) AS s(store_key)"
-_STORES = """(
-        SELECT id AS store_key, name AS store_name FROM stores
-        WHERE brand_id = :brand_id AND (CAST(:store_keys AS uuid[]) IS NULL OR id = ANY(CAST(:store_keys AS uuid[])))
-    ) AS s"""
-_OFFER_KEYS = "unnest(CAST(:offer_keys AS uuid[])) AS f(offer_key)"
-_OFFERS = """(
-        SELECT o.id AS offer_key, o.title AS offer_title, o.campaign_id, c.name AS campaign_name
-        FROM offers o JOIN campaigns c ON c.brand_id = o.brand_id AND c.id = o.campaign_id
-        WHERE o.brand_id = :brand_id
-          AND (CAST(:offer_keys AS uuid[]) IS NULL OR o.id = ANY(CAST(:offer_keys AS uuid[])))
-    ) AS f"""
-#: Per grouping: the key columns it answers first (key, then labels), and its sources of stores and offers.
-_SHAPES = {
-    By.DAY: ("r.period", _STORE_KEYS, _OFFER_KEYS),
-    By.HOUR: ("r.hour", _STORE_KEYS, _OFFER_KEYS),
-    By.STORE: ("s.store_key, s.store_name", _STORES, _OFFER_KEYS),
-    By.OFFER: ("f.offer_key, f.offer_title, f.campaign_id", _STORE_KEYS, _OFFERS),
-    By.CAMPAIGN: ("f.campaign_id, f.campaign_name", _STORE_KEYS, _OFFERS),
-}
-#: How many columns come before the figures.
-KEY_COLUMNS = {by: len(shape[0].split(",")) for by, shape in _SHAPES.items()}
+_FIGURE_NAMES = (*COUNT_COLUMNS, "order_amount", "waits", "unique_members")
+_SPANS = "unnest(CAST(:grains AS bpchar[]), CAST(:periods AS date[])) AS p(grain, period)"
+_SPAN_MATCH = "r.grain = p.grain AND r.period = p.period"
 
 
-def _funnel_sql(by: By) -> str:
-    keys, stores, offers = _SHAPES[by]
-    table = "stats_hourly" if by is By.HOUR else "stats_rollup"
-    # Keys and spans are joined to the rollup one (store, offer, span) at a time: each is a primary-key probe,
-    # so the cost follows the rows asked for, not the size of the brand's history.
+def _totals_sql(by: By) -> str:
+    """Day and hour rows: the rollup rows of every (store, offer, span) in scope, summed by day or hour."""
+    key, table = ("r.hour", "stats_hourly") if by is By.HOUR else ("r.period", "stats_rollup")
+    # Each (store, offer, span) is a primary-key probe, so the cost follows the rows asked for, not the size of
+    # the brand's history.
     return f"""
-    SELECT {keys},
+    SELECT {key},
            {_FIGURES}
-    FROM {stores}
-    CROSS JOIN {offers}
-    CROSS JOIN unnest(CAST(:grains AS bpchar[]), CAST(:periods AS date[])) AS p(grain, period)
+    FROM unnest(CAST(:store_keys AS uuid[])) AS s(store_key)
+    CROSS JOIN unnest(CAST(:offer_keys AS uuid[])) AS f(offer_key)
+    CROSS JOIN {_SPANS}
     JOIN {table} r ON r.brand_id = :brand_id AND r.store_key = s.store_key AND r.offer_key = f.offer_key
-                  AND r.grain = p.grain AND r.period = p.period
-    GROUP BY {keys}
+                  AND {_SPAN_MATCH}
+    GROUP BY {key}
     """
 
 
-_FUNNEL = {by: text(_funnel_sql(by)).bindparams(uuids("store_keys"), uuids("offer_keys")) for by in By}
+@dataclass(frozen=True)
+class _Board:
+    """A board has a row per subject (store, offer or campaign), in the order of its label then id."""
+
+    table: str  # the subjects' table, as t
+    label: str
+    extra: str  # more label columns ("" or ", t.x")
+    scope: str  # which subjects are in scope
+    probes: str  # the lateral's FROM: what is crossed with the spans for one subject x
+    match: str  # the rollup rows of one subject x
+
+
+_STORE_SCOPE = "(CAST(:store_keys AS uuid[]) IS NULL OR t.id = ANY(CAST(:store_keys AS uuid[])))"
+_OFFER_SCOPE = "(CAST(:offer_keys AS uuid[]) IS NULL OR {id} = ANY(CAST(:offer_keys AS uuid[])))"
+_BOARDS = {
+    By.STORE: _Board(
+        "stores", "t.name", "", _STORE_SCOPE,
+        f"unnest(CAST(:offer_keys AS uuid[])) AS f(offer_key) CROSS JOIN {_SPANS}",
+        "r.store_key = x.key AND r.offer_key = f.offer_key",
+    ),
+    By.OFFER: _Board(
+        "offers", "t.title", ", t.campaign_id", _OFFER_SCOPE.format(id="t.id"),
+        f"unnest(CAST(:store_keys AS uuid[])) AS s(store_key) CROSS JOIN {_SPANS}",
+        "r.store_key = s.store_key AND r.offer_key = x.key",
+    ),
+    By.CAMPAIGN: _Board(
+        "campaigns", "t.name", "", "true",
+        f"unnest(CAST(:store_keys AS uuid[])) AS s(store_key) CROSS JOIN offers o CROSS JOIN {_SPANS}",
+        "o.brand_id = :brand_id AND o.campaign_id = x.key AND " + _OFFER_SCOPE.format(id="o.id")
+        + " AND r.store_key = s.store_key AND r.offer_key = o.id",
+    ),
+}  # fmt: skip
+
+
+def _board_sql(board: _Board) -> str:
+    # The subjects are walked in label order and each one's rows are summed in a LATERAL, so a page of N costs
+    # N subjects' probes however many the brand has (the LIMIT stops the walk); subjects with nothing in the
+    # range are left out. Subjects deleted since have no label to show and are left out too.
+    extra = board.extra.replace("t.", "x.")
+    return f"""
+    SELECT x.key, x.label{extra}, {", ".join(f"a.{c}" for c in _FIGURE_NAMES)}
+    FROM (
+        SELECT t.id AS key, {board.label} AS label{board.extra}
+        FROM {board.table} t
+        WHERE t.brand_id = :brand_id AND {board.scope}
+          AND (CAST(:after_label AS text) IS NULL
+               OR ({board.label}, t.id) > (CAST(:after_label AS text), CAST(:after_key AS uuid)))
+        ORDER BY {board.label}, t.id
+    ) AS x
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS found,
+               {_FIGURES}
+        FROM {board.probes}
+        JOIN stats_rollup r ON r.brand_id = :brand_id AND {board.match} AND {_SPAN_MATCH}
+    ) AS a
+    WHERE a.found > 0
+    ORDER BY x.label, x.key
+    LIMIT :limit
+    """
+
+
+_SQL = {By.DAY: _totals_sql(By.DAY), By.HOUR: _totals_sql(By.HOUR)} | {by: _board_sql(b) for by, b in _BOARDS.items()}
+_FUNNEL = {by: text(sql).bindparams(uuids("store_keys"), uuids("offer_keys")) for by, sql in _SQL.items()}
+#: How many columns come before the figures: the key, then its labels.
+KEY_COLUMNS = {By.DAY: 1, By.HOUR: 1, By.STORE: 2, By.OFFER: 3, By.CAMPAIGN: 2}
 _CAMPAIGN_OFFERS = text(
     "SELECT o.id FROM campaigns c LEFT JOIN offers o ON o.brand_id = c.brand_id AND o.campaign_id = c.id"
     " WHERE c.brand_id = :brand_id AND c.id = :campaign_id"
@@ -158,6 +202,17 @@ def figures(values: Sequence[Any], *, places: bool) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Page:
+    """A page of a board: its size (None: every row), after the (label, id) of the previous page's last row."""
+
+    limit: int | None = None
+    after: tuple[str, uuid.UUID] | None = None
+
+
+EVERY_ROW = Page()
+
+
+@dataclass(frozen=True)
 class FunnelRow:
     key: Any
     labels: tuple[Any, ...]  # the store's name; the offer's title and campaign; the campaign's name
@@ -205,14 +260,18 @@ class FunnelQuery:
             return [r[0] for r in rows if r[0] is not None]
         return None if by in (By.OFFER, By.CAMPAIGN) else [ALL]
 
-    async def rows(self, by: By, span: DateRange, filters: Filters) -> tuple[list[FunnelRow], bool]:
-        """Summed rows, one per key, and whether place figures apply (no offer in scope)."""
+    async def rows(
+        self, by: By, span: DateRange, filters: Filters, page: Page = EVERY_ROW
+    ) -> tuple[list[FunnelRow], str | None]:
+        """Summed rows, one per key, and for a board (stores, offers, campaigns) the cursor of the next page when
+        there is one (``page`` applies to boards only)."""
         store_keys = await self.store_keys(filters, by)
         offer_keys = await self.offer_keys(filters, by)
-        places = offer_keys == [ALL]
         if store_keys == [] or offer_keys == []:
-            return [], places
+            return [], None
+        places = offer_keys == [ALL]
         spans: list[Span] = every_day(span.start, span.end) if by is By.DAY else cover(span.start, span.end)
+        after = page.after
         result = await self.session.execute(
             _FUNNEL[by],
             {
@@ -221,7 +280,14 @@ class FunnelQuery:
                 "offer_keys": offer_keys,
                 "grains": [g for g, _ in spans],
                 "periods": [p for _, p in spans],
+                "after_label": after[0] if after else None,
+                "after_key": after[1] if after else None,
+                "limit": page.limit + 1 if page.limit is not None else None,
             },
         )
         n = KEY_COLUMNS[by]
-        return [FunnelRow(row[0], tuple(row[1:n]), figures(row[n:], places=places)) for row in result], places
+        rows = [FunnelRow(row[0], tuple(row[1:n]), figures(row[n:], places=places)) for row in result]
+        if page.limit is None or len(rows) <= page.limit:
+            return rows, None
+        last = rows[page.limit - 1]
+        return rows[: page.limit], encode_label_id(last.labels[0], last.key)

@@ -77,14 +77,17 @@ class HourlyStats(StatsRange, kw_only=True):
 
 class StoreStats(StatsRange, kw_only=True):
     items: list[StoreRow]
+    next_cursor: str | None = None
 
 
 class OfferStats(StatsRange, kw_only=True):
     items: list[OfferRow]
+    next_cursor: str | None = None
 
 
 class CampaignStats(StatsRange, kw_only=True):
     items: list[CampaignRow]
+    next_cursor: str | None = None
 
 
 class SocialReach(msgspec.Struct):
