@@ -40,6 +40,9 @@ _REBUILD = [
     text("DELETE FROM stats_pending WHERE brand_id = :brand_id"),
 ]
 _FOLD_RAW = text("SELECT solomo_stats_fold_raw(:brand_id)")
+#: The raw tables the rebuild reads. Fresh statistics first: right after a bulk load (the demo's month of
+#: history) the planner knew nothing of them and the rebuild of 12,000 check-ins took 70 s instead of 4.
+_RAW_TABLES = text("ANALYZE checkins, checkin_matches, offer_impressions, coupons, redemptions, offer_shares")
 
 
 async def fold_all(engine: AsyncEngine) -> int:
@@ -63,6 +66,10 @@ async def rebuild_brand(engine: AsyncEngine, brand_id: uuid.UUID) -> int:
     meanwhile answer from the rollups as they were (see READ_WAIT_MS), and the journal waits for the next fold.
     """
     async with engine.connect() as conn:
+        # In a transaction of its own, so the rebuild's long one does not hold ANALYZE's lock (which would keep
+        # autovacuum and new partitions waiting).
+        await conn.execute(_RAW_TABLES)
+        await conn.commit()
         await conn.execute(_LOCK, {"brand_id": brand_id})
         await conn.commit()
         try:
