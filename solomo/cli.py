@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,9 +65,21 @@ def _uses_local_cluster() -> bool:
 
 
 def _load_demo(app: Litestar) -> Any:
+    from solomo.checkins.retention import ensure_partitions
     from solomo.demo import load_demo
     from solomo.stats.rollups import rebuild_brand
 
+    async def partitions() -> None:
+        # The demo's month of check-ins reaches into last month: its partition first, then this one and ahead.
+        engine = _db_config(app).get_engine()
+        try:
+            await ensure_partitions(
+                engine, months_ahead=4, today=datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(partitions())
     info = _in_session(app, load_demo)
 
     async def rebuild() -> None:

@@ -23,6 +23,7 @@ from solomo.auth.secrets import hash_secret
 from solomo.auth.service import ApiKeyService
 from solomo.brands.service import BrandService
 from solomo.db.models import ApiKey, Campaign, Member
+from solomo.demo_checkins import load_demo_checkins
 from solomo.demo_coupons import load_demo_coupons
 from solomo.demo_members import DEMO_TOUR_MEMBERS, load_demo_members
 from solomo.geo.geojson import Feature, FeatureCollection, Point
@@ -80,6 +81,7 @@ async def load_demo(session: AsyncSession) -> DemoInfo:
     )
     await _load_offers(session, brand.id)
     await load_demo_coupons(session, brand.id, brand.timezone)
+    await load_demo_checkins(session, brand.id)
     return DemoInfo(brand_id=brand.id, keys=dict(DEMO_KEYS), member_ids=member_ids, store_ids=store_ids)
 
 

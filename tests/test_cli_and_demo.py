@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
+from geopy.distance import geodesic
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from solomo.demo import DEMO_KEYS, load_demo
+from solomo.demo_checkins import DEMO_CHECKINS
+from solomo.stats.rollups import rebuild_brand
 from tests.cli import run_solomo, run_solomo_async
 
 
@@ -39,7 +43,7 @@ def test_openapi_check_passes_on_the_committed_file(database_url: str) -> None:
 
 
 async def test_demo_is_idempotent_and_its_keys_work(
-    sessions: async_sessionmaker[AsyncSession], client: AsyncTestClient[Litestar]
+    sessions: async_sessionmaker[AsyncSession], client: AsyncTestClient[Litestar], engine: AsyncEngine
 ) -> None:
     async with sessions() as session:
         first = await load_demo(session)
@@ -80,6 +84,76 @@ async def test_demo_is_idempotent_and_its_keys_work(
     ).json()
     assert near["items"][0]["store"]["id"] in {s["id"] for s in managed}
     await _demo_coupons_are_consistent(sessions, first.brand_id, client, admin)
+    await rebuild_brand(engine, first.brand_id)  # as `solomo demo` does: its stats folded from the raw rows
+    await _demo_checkins_are_consistent(sessions, first.brand_id, client, admin)
+
+
+async def _demo_checkins_are_consistent(
+    sessions: async_sessionmaker[AsyncSession],
+    brand_id: object,
+    client: AsyncTestClient[Litestar],
+    admin: dict[str, str],
+) -> None:
+    """A month of check-ins (loaded once) by consenting members, matched as the hot path matches them."""
+    async with sessions() as session:
+        figures = (
+            await session.execute(
+                text(
+                    """
+                    SELECT count(*) AS checkins,
+                           count(*) FILTER (WHERE flags = '{mocked}' AND mocked) AS mocked,
+                           count(*) FILTER (WHERE flags <> '{}' AND cardinality(flagged_store_ids) > 0) AS flagged_at,
+                           count(*) FILTER (WHERE NOT m.consent_location) AS without_consent,
+                           (SELECT count(*) FROM checkin_matches WHERE brand_id = :b) AS matches,
+                           (SELECT count(DISTINCT store_id) FROM checkin_matches WHERE brand_id = :b) AS stores,
+                           (SELECT count(*) FROM member_firsts f WHERE f.brand_id = :b
+                              AND f.store_key = '00000000-0000-0000-0000-000000000000' AND f.first_at
+                              <> (SELECT min(c.recorded_at) FROM checkins c
+                                  WHERE c.member_id = f.member_id AND c.flags = '{}')) AS wrong_firsts
+                    FROM checkins c JOIN members m ON m.id = c.member_id
+                    WHERE c.brand_id = :b
+                    """
+                ),
+                {"b": brand_id},
+            )
+        ).one()
+        circles = (
+            await session.execute(
+                text(
+                    """
+                    SELECT ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon, c.accuracy_m,
+                           ST_Y(g.center::geometry) AS clat, ST_X(g.center::geometry) AS clon, g.radius_m,
+                           m.fence_id IS NOT NULL AS matched
+                    FROM checkins c
+                    JOIN geofences g ON g.brand_id = c.brand_id AND g.kind = 'circle'
+                    LEFT JOIN checkin_matches m ON m.checkin_id = c.id AND m.fence_id = g.id
+                    WHERE c.brand_id = :b AND c.flags = '{}'
+                      AND ST_DWithin(g.center, c.location, g.radius_m + 100)
+                    """
+                ),
+                {"b": brand_id},
+            )
+        ).all()
+    assert figures.checkins == DEMO_CHECKINS
+    assert 0 < figures.mocked < figures.checkins * 0.1
+    assert figures.flagged_at > 0
+    assert figures.without_consent == 0
+    assert figures.matches > figures.checkins * 0.5
+    assert figures.stores > 150
+    assert figures.wrong_firsts == 0
+    # The geodesic oracle: a circle matches when the point is within radius + min(accuracy, 50 m) of its centre.
+    assert len(circles) > 1000
+    for c in circles:
+        reach = geodesic((c.clat, c.clon), (c.lat, c.lon)).meters - c.radius_m - min(c.accuracy_m, 50)
+        assert c.matched == (reach <= 0) or abs(reach) < 0.01, c
+    stats = (await client.get("/v1/stats/daily", params={"from": str(date.today() - timedelta(days=40))},
+                              headers=admin)).json()  # fmt: skip
+    assert sum(d["checkins"] for d in stats["items"]) > 0
+    heat = await client.get(
+        "/v1/stats/checkins/heatmap", params={"bbox": "121.40,31.18,121.55,31.28", "cell_m": 500}, headers=admin
+    )
+    assert heat.status_code == 200, heat.text
+    assert heat.json()["features"], "Shanghai's demo stores show on the heatmap"
 
 
 async def _demo_coupons_are_consistent(
