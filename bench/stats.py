@@ -1190,7 +1190,7 @@ class Rebuilt:
     seconds: float
     vacuum_s: float
     #: One fold of the (empty) journal right after the rebuild, and after VACUUM stats_pending: every stats read
-    #: folds first, and the rebuild leaves its events in the journal as dead rows until a vacuum.
+    #: folds first; before migration 0013 the rebuild left its events in the journal as dead rows until a vacuum.
     fold_before_ms: float
     fold_after_ms: float
     pending_vacuum_s: float
@@ -1532,7 +1532,7 @@ def report(
 
 def report_rebuild(rebuilt: Rebuilt) -> None:
 
-    print("\n=== rebuild_brand (solomo_stats_raw_events → stats_pending → solomo_stats_fold) ===")
+    print("\n=== rebuild_brand (ANALYZE of the raw tables, then solomo_stats_fold_raw in one snapshot) ===")
     print(f"  events folded: {rebuilt.events:,}; rebuild: {rebuilt.seconds:.1f} s;"
           f" then VACUUM ANALYZE of the rollups: {rebuilt.vacuum_s:.1f} s")  # fmt: skip
     print(f"  a fold of the empty journal (what every stats read runs first): {rebuilt.fold_before_ms:.1f} ms right"
