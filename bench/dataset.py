@@ -48,6 +48,7 @@ class City:
     lon: float
     lat: float
     timezone: str
+    population: int = 0
 
 
 @dataclass(slots=True)

