@@ -10,12 +10,14 @@ import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
 from solomo.stats.csv_response import csv_lines
 from solomo.stats.funnel import quantiles
 from solomo.stats.rollups import rebuild_brand
+from tests.cli import run_solomo_async
 from tests.conftest import BrandContext
 from tests.coupon_helpers import Shop, open_shop, scalar
 from tests.scenes import PARIS
@@ -437,3 +439,27 @@ async def test_boards_come_in_pages_in_name_order(brand: BrandContext) -> None:
         assert refused.json()["errors"][0]["field"] == "cursor", (bad, refused.text)
     too_many = await brand.client.get("/v1/stats/offers", params={"limit": 501}, headers=brand.admin)
     assert (too_many.status_code, too_many.json()["errors"][0]["field"]) == (422, "limit")
+
+
+async def test_rebuild_stats_from_the_command_line(brand: BrandContext, database_url: str) -> None:
+    await make_history(brand)
+    # The brand's time zone changes: the figures move to its new days only once the rollups are rebuilt.
+    before = await stats(brand, "daily")
+    assert (
+        await brand.client.patch("/v1/brand", json={"timezone": "Pacific/Kiritimati"}, headers=brand.admin)
+    ).is_success
+    done = await run_solomo_async(database_url, "maintenance", "rebuild-stats", "--brand", str(brand.id))
+    assert done.returncode == 0, done.stderr
+    assert f"brand {brand.id}: rebuilt from " in done.stdout
+    after = await stats(
+        brand, "daily", **{"from": str(date.today() - timedelta(days=2)), "to": str(date.today() + timedelta(days=2))}
+    )
+    assert total(after["items"], "claims") == total(before["items"], "claims")
+    # The history's events lie within the last three hours (scene clocks start two hours back): their days at UTC+14.
+    kiritimati = ZoneInfo("Pacific/Kiritimati")
+    now = datetime.now(UTC)
+    expected = {str((now - timedelta(hours=3)).astimezone(kiritimati).date()), str(now.astimezone(kiritimati).date())}
+    assert {item["day"] for item in after["items"]} <= expected
+    refused = await run_solomo_async(database_url, "maintenance", "rebuild-stats", "--brand", "not-a-uuid")
+    assert refused.returncode != 0
+    assert "--brand" in refused.stderr

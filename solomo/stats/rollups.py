@@ -58,7 +58,7 @@ async def fold_all(engine: AsyncEngine) -> int:
     return total
 
 
-async def rebuild_brand(engine: AsyncEngine, brand_id: uuid.UUID) -> int:
+async def rebuild_brand(engine: AsyncEngine, brand_id: uuid.UUID, *, analyze: bool = True) -> int:
     """Replace the brand's rollups with ones folded from its raw rows; answers the events folded.
 
     One REPEATABLE READ transaction, so the raw rows read and the journal rows dropped are the same
@@ -66,10 +66,11 @@ async def rebuild_brand(engine: AsyncEngine, brand_id: uuid.UUID) -> int:
     meanwhile answer from the rollups as they were (see READ_WAIT_MS), and the journal waits for the next fold.
     """
     async with engine.connect() as conn:
-        # In a transaction of its own, so the rebuild's long one does not hold ANALYZE's lock (which would keep
-        # autovacuum and new partitions waiting).
-        await conn.execute(_RAW_TABLES)
-        await conn.commit()
+        if analyze:
+            # In a transaction of its own, so the rebuild's long one does not hold ANALYZE's lock (which would
+            # keep autovacuum and new partitions waiting).
+            await conn.execute(_RAW_TABLES)
+            await conn.commit()
         await conn.execute(_LOCK, {"brand_id": brand_id})
         await conn.commit()
         try:
@@ -91,7 +92,9 @@ async def rebuild_all(engine: AsyncEngine, brand_id: uuid.UUID | None = None) ->
             brands = [r[0] for r in await conn.execute(text("SELECT id FROM brands ORDER BY created_at"))]
         else:
             brands = [brand_id]
-    return {b: await rebuild_brand(engine, b) for b in brands}
+        await conn.execute(_RAW_TABLES)  # once for all the brands
+        await conn.commit()
+    return {b: await rebuild_brand(engine, b, analyze=False) for b in brands}
 
 
 @contextlib.asynccontextmanager
