@@ -70,12 +70,11 @@ _INSERT = text(
                f.store_ids
         FROM placed p
         LEFT JOIN flagged f ON f.id = p.id
-        RETURNING id
     )
     INSERT INTO checkin_matches (checkin_id, recorded_at, brand_id, member_id, fence_id, store_id, event)
     SELECT m.id, m.recorded_at, :brand_id, m.member_id, m.fence_id, m.store_id, 'enter'
     FROM matched m
-    WHERE NOT m.mocked AND m.id IN (SELECT id FROM saved)
+    WHERE NOT m.mocked
     """
 )
 _FIRSTS = text(

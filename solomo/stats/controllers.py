@@ -24,7 +24,7 @@ from solomo.db.models import SOCIAL_PROVIDERS
 from solomo.errors import invalid
 from solomo.pagination import MAX_LIMIT, Cursor, decode_label_id
 from solomo.stats.csv_response import csv_response, wants_csv
-from solomo.stats.funnel import EVERY_ROW, By, Filters, FunnelQuery, FunnelRow, Page
+from solomo.stats.funnel import ALL, EVERY_ROW, By, Filters, FunnelQuery, FunnelRow, Page
 from solomo.stats.ranges import DateRange, stats_range
 from solomo.stats.referrers import ReferrerSort, top_referrers
 from solomo.stats.schemas import (
@@ -275,10 +275,11 @@ class StatsController(Controller):
             raise invalid("provider", f"unknown provider; one of {', '.join(SOCIAL_PROVIDERS)}", source="query")
         span = await stats_range(db_session, principal.brand_id, from_date, to_date, fold=True)
         query = FunnelQuery(db_session, principal)
-        offer_keys = await query.offer_keys(Filters(campaign_id, offer_id), By.DAY)
+        offer_keys = await query.offer_keys(Filters(campaign_id, offer_id))
         items = await top_referrers(
-            db_session, principal.brand_id, span, offer_keys, provider=provider, sort=sort, limit=limit
-        )
+            db_session, principal.brand_id, span, [ALL] if offer_keys is None else offer_keys,
+            provider=provider, sort=sort, limit=limit,
+        )  # fmt: skip
         page = ReferrerStats(items=items, **_range_fields(span, estimated=()))
         if wants_csv(request):
             return cast("ReferrerStats", csv_response(REFERRER_COLUMNS, _referrer_rows(page), "referrers"))

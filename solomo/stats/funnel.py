@@ -79,7 +79,7 @@ class _Board:
 
     table: str  # the subjects' table, as t
     label: str
-    extra: str  # more label columns ("" or ", t.x")
+    extra: tuple[str, ...]  # more label columns of the subject
     scope: str  # which subjects are in scope
     probes: str  # the lateral's FROM: what is crossed with the spans for one subject x
     match: str  # the rollup rows of one subject x
@@ -89,17 +89,17 @@ _STORE_SCOPE = "(CAST(:store_keys AS uuid[]) IS NULL OR t.id = ANY(CAST(:store_k
 _OFFER_SCOPE = "(CAST(:offer_keys AS uuid[]) IS NULL OR {id} = ANY(CAST(:offer_keys AS uuid[])))"
 _BOARDS = {
     By.STORE: _Board(
-        "stores", "t.name", "", _STORE_SCOPE,
+        "stores", "t.name", (), _STORE_SCOPE,
         f"unnest(CAST(:offer_keys AS uuid[])) AS f(offer_key) CROSS JOIN {_SPANS}",
         "r.store_key = x.key AND r.offer_key = f.offer_key",
     ),
     By.OFFER: _Board(
-        "offers", "t.title", ", t.campaign_id", _OFFER_SCOPE.format(id="t.id"),
+        "offers", "t.title", ("campaign_id",), _OFFER_SCOPE.format(id="t.id"),
         f"unnest(CAST(:store_keys AS uuid[])) AS s(store_key) CROSS JOIN {_SPANS}",
         "r.store_key = s.store_key AND r.offer_key = x.key",
     ),
     By.CAMPAIGN: _Board(
-        "campaigns", "t.name", "", "true",
+        "campaigns", "t.name", (), "true",
         f"unnest(CAST(:store_keys AS uuid[])) AS s(store_key) CROSS JOIN offers o CROSS JOIN {_SPANS}",
         "o.brand_id = :brand_id AND o.campaign_id = x.key AND " + _OFFER_SCOPE.format(id="o.id")
         + " AND r.store_key = s.store_key AND r.offer_key = o.id",
@@ -111,11 +111,11 @@ def _board_sql(board: _Board) -> str:
     # The subjects are walked in label order and each one's rows are summed in a LATERAL, so a page of N costs
     # N subjects' probes however many the brand has (the LIMIT stops the walk); subjects with nothing in the
     # range are left out. Subjects deleted since have no label to show and are left out too.
-    extra = board.extra.replace("t.", "x.")
+    inner, outer = ("".join(f", {alias}.{c}" for c in board.extra) for alias in ("t", "x"))
     return f"""
-    SELECT x.key, x.label{extra}, {", ".join(f"a.{c}" for c in _FIGURE_NAMES)}
+    SELECT x.key, x.label{outer}, {", ".join(f"a.{c}" for c in _FIGURE_NAMES)}
     FROM (
-        SELECT t.id AS key, {board.label} AS label{board.extra}
+        SELECT t.id AS key, {board.label} AS label{inner}
         FROM {board.table} t
         WHERE t.brand_id = :brand_id AND {board.scope}
           AND (CAST(:after_label AS text) IS NULL
@@ -137,7 +137,7 @@ def _board_sql(board: _Board) -> str:
 _SQL = {By.DAY: _totals_sql(By.DAY), By.HOUR: _totals_sql(By.HOUR)} | {by: _board_sql(b) for by, b in _BOARDS.items()}
 _FUNNEL = {by: text(sql).bindparams(uuids("store_keys"), uuids("offer_keys")) for by, sql in _SQL.items()}
 #: How many columns come before the figures: the key, then its labels.
-KEY_COLUMNS = {By.DAY: 1, By.HOUR: 1, By.STORE: 2, By.OFFER: 3, By.CAMPAIGN: 2}
+KEY_COLUMNS = {By.DAY: 1, By.HOUR: 1} | {by: 2 + len(b.extra) for by, b in _BOARDS.items()}
 _CAMPAIGN_OFFERS = text(
     "SELECT o.id FROM campaigns c LEFT JOIN offers o ON o.brand_id = c.brand_id AND o.campaign_id = c.id"
     " WHERE c.brand_id = :brand_id AND c.id = :campaign_id"
@@ -227,8 +227,8 @@ class FunnelQuery:
         self.principal = principal
         self.brand_id = principal.brand_id
 
-    async def store_keys(self, filters: Filters, by: By) -> list[uuid.UUID] | None:
-        """The stores in scope; None for every store of the brand (only where each store has its own row)."""
+    async def store_keys(self, filters: Filters) -> list[uuid.UUID] | None:
+        """The stores the filter or the caller's scope names; None when neither names any."""
         scope = self.principal.store_scope
         if filters.store_id is not None:
             if not await self.session.scalar(_STORE, {"brand_id": self.brand_id, "store_id": filters.store_id}):
@@ -236,12 +236,10 @@ class FunnelQuery:
             if not self.principal.may_use_store(filters.store_id):
                 raise forbidden("This key is not scoped to that store", code="store_out_of_scope")
             return [filters.store_id]
-        if scope is not None:
-            return sorted(scope)
-        return None if by is By.STORE else [ALL]
+        return sorted(scope) if scope is not None else None
 
-    async def offer_keys(self, filters: Filters, by: By) -> list[uuid.UUID] | None:
-        """The offers in scope; None for every offer of the brand (only where each offer has its own row)."""
+    async def offer_keys(self, filters: Filters) -> list[uuid.UUID] | None:
+        """The offers the filters name; None when they name none."""
         if filters.offer_id is not None:
             campaign = await self.session.scalar(_OFFER, {"brand_id": self.brand_id, "offer_id": filters.offer_id})
             if campaign is None:
@@ -258,15 +256,21 @@ class FunnelQuery:
             if not rows:
                 raise not_found("campaign")
             return [r[0] for r in rows if r[0] is not None]
-        return None if by in (By.OFFER, By.CAMPAIGN) else [ALL]
+        return None
 
     async def rows(
         self, by: By, span: DateRange, filters: Filters, page: Page = EVERY_ROW
     ) -> tuple[list[FunnelRow], str | None]:
         """Summed rows, one per key, and for a board (stores, offers, campaigns) the cursor of the next page when
         there is one (``page`` applies to boards only)."""
-        store_keys = await self.store_keys(filters, by)
-        offer_keys = await self.offer_keys(filters, by)
+        store_keys = await self.store_keys(filters)
+        offer_keys = await self.offer_keys(filters)
+        # Unnamed: a board of stores (offers) reads every one from its table (NULL keys); otherwise the
+        # rollups' whole-brand (all-offers) key covers them all.
+        if store_keys is None and by is not By.STORE:
+            store_keys = [ALL]
+        if offer_keys is None and by not in (By.OFFER, By.CAMPAIGN):
+            offer_keys = [ALL]
         if store_keys == [] or offer_keys == []:
             return [], None
         places = offer_keys == [ALL]

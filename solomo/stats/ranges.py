@@ -56,7 +56,8 @@ async def stats_range(
 
     ``fold``: fold the brand's stats journal into the rollups first, for reads of the rollups.
     """
-    row = (await session.execute(_CLOCK[fold], {"id": brand_id, "wait_ms": READ_WAIT_MS})).one()
+    params: dict[str, object] = {"id": brand_id} | ({"wait_ms": READ_WAIT_MS} if fold else {})
+    row = (await session.execute(_CLOCK[fold], params)).one()
     if start is None and end is None:
         end = row.today
     if start is None:

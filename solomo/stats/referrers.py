@@ -11,7 +11,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.db.sql import uuids
-from solomo.stats.funnel import ALL
 from solomo.stats.periods import cover
 from solomo.stats.ranges import DateRange
 from solomo.stats.schemas import ReferrerRow, SocialReach
@@ -87,14 +86,12 @@ async def top_referrers(
     session: AsyncSession,
     brand_id: uuid.UUID,
     span: DateRange,
-    offer_keys: list[uuid.UUID] | None,
+    offer_keys: list[uuid.UUID],
     *,
     provider: str | None,
     sort: ReferrerSort,
     limit: int,
 ) -> list[ReferrerRow]:
-    if offer_keys is None:  # every offer: their sum is kept under the all-offers key
-        offer_keys = [ALL]
     if not offer_keys:
         return []
     spans = cover(span.start, span.end)
