@@ -177,6 +177,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="where those plans are written",
     )
     timing.add_argument("--no-api", action="store_true", help="stop after the rebuild (no route timings)")
+    timing.add_argument(
+        "--only", default=None, metavar="TEXT", help="time only the routes whose label contains TEXT (e.g. referrers)"
+    )
     again = parser.add_argument_group("again, on a kept cluster")
     again.add_argument(
         "--reuse",
@@ -1290,7 +1293,7 @@ class Client:
             self.conn = None
 
 
-def probes(world: World, today: date) -> list[Probe]:
+def probes(world: World, today: date, only: str | None = None) -> list[Probe]:
     assert world.keys is not None
 
     def span(days: int, **extra: str) -> str:
@@ -1326,7 +1329,7 @@ def probes(world: World, today: date) -> list[Probe]:
         Probe("csv", f"{name} (text/csv)", "admin", TARGET_DAYS, f"/v1/stats/{name}?{span(TARGET_DAYS)}", "text/csv")
         for name in CSV_ROUTES
     ]
-    return found
+    return [p for p in found if only is None or only in p.label]
 
 
 def time_probe(client: Client, probe: Probe, secret: str, warmup: int, requests: int) -> Timing:
@@ -1361,7 +1364,7 @@ def time_routes(
     timings = []
     merged: dict[int, Statement] = {}
     try:
-        for probe in probes(world, today):
+        for probe in probes(world, today, args.only):
             asyncio.run(_psql_async(dsn, "SELECT pg_stat_statements_reset()"))
             timing = time_probe(client, probe, secrets[probe.key], args.warmup, args.requests)
             found = asyncio.run(statements_now(dsn))
@@ -1458,7 +1461,7 @@ def explain_pass(
         with api_server(url, signing_keys, args, workdir / "server-explain.log") as server:
             client = Client(server.base_url)
             try:
-                for probe in probes(world, today):
+                for probe in probes(world, today, args.only):
                     if probe.days == TARGET_DAYS or probe.group == "heatmap":
                         headers = {"Authorization": f"Bearer {secrets[probe.key]}", "Accept": probe.accept}
                         client.get(probe.path, headers)
