@@ -448,9 +448,18 @@ async def test_rebuild_stats_from_the_command_line(brand: BrandContext, database
     assert (
         await brand.client.patch("/v1/brand", json={"timezone": "Pacific/Kiritimati"}, headers=brand.admin)
     ).is_success
+    started = await scalar(brand, "SELECT now()")
     done = await run_solomo_async(database_url, "maintenance", "rebuild-stats", "--brand", str(brand.id))
     assert done.returncode == 0, done.stderr
     assert f"brand {brand.id}: rebuilt from " in done.stdout
+    # The rollups were vacuumed and analyzed after the rebuild, not left to autovacuum.
+    vacuumed = await scalar(
+        brand,
+        "SELECT count(*) FROM pg_stat_user_tables WHERE last_vacuum >= :t AND last_analyze >= :t"
+        " AND relname IN ('stats_rollup', 'stats_hourly', 'stats_referrers')",
+        t=started,
+    )
+    assert vacuumed == 3
     after = await stats(
         brand, "daily", **{"from": str(date.today() - timedelta(days=2)), "to": str(date.today() + timedelta(days=2))}
     )
