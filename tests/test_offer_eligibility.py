@@ -164,9 +164,14 @@ async def test_time_rules(scene: Scene) -> None:
         scene, running["id"],
         when={"weekly_hours": [{"days": [day], "start": (store_now - timedelta(hours=4)).strftime("%H:%M"), "end": "24:00"}]},
     )  # fmt: skip
+    # Today's hour after the next one; or, when that crosses midnight, the hour before the last one. (A window
+    # from midnight to four hours ago held "now" between midnight and 4:00.)
+    opens, closes = store_now + timedelta(hours=1), store_now + timedelta(hours=2)
+    if closes.date() != store_now.date():
+        opens, closes = store_now - timedelta(hours=2), store_now - timedelta(hours=1)
     closed_now = await offer(
         scene, running["id"],
-        when={"weekly_hours": [{"days": [day], "start": "00:00", "end": (store_now - timedelta(hours=4)).strftime("%H:%M")}]},
+        when={"weekly_hours": [{"days": [day], "start": opens.strftime("%H:%M"), "end": closes.strftime("%H:%M")}]},
     )  # fmt: skip
     result = await scene.ok(*PARIS, after_s=7200)  # recorded about now, in the store's time zone
     assert served["id"] in offered(result)
