@@ -33,12 +33,16 @@ HERE = Path(__file__).parent
 LOCK = "20261123, hashtext(p_brand::text)"
 
 
-def _statement(events: str) -> str:
-    return (HERE / "0013_stats_fold_statement.sql").read_text().replace("/*EVENTS*/", events)
+#: The fold statement these functions run; a later migration that changes it installs them with its own.
+STATEMENT = "0013_stats_fold_statement.sql"
 
 
-def _fold() -> str:
-    statement = _statement("DELETE FROM stats_pending WHERE brand_id = p_brand RETURNING *")
+def _statement(events: str, statement_file: str) -> str:
+    return (HERE / statement_file).read_text().replace("/*EVENTS*/", events)
+
+
+def fold(statement_file: str = STATEMENT) -> str:
+    statement = _statement("DELETE FROM stats_pending WHERE brand_id = p_brand RETURNING *", statement_file)
     return f"""
 CREATE FUNCTION solomo_stats_fold(p_brand uuid, p_wait_ms integer DEFAULT 200) RETURNS bigint
 LANGUAGE plpgsql AS $fold$
@@ -67,8 +71,8 @@ $fold$
 """
 
 
-def _fold_raw() -> str:
-    statement = _statement("SELECT * FROM solomo_stats_raw_events(p_brand)")
+def fold_raw(statement_file: str = STATEMENT) -> str:
+    statement = _statement("SELECT * FROM solomo_stats_raw_events(p_brand)", statement_file)
     return f"""
 CREATE FUNCTION solomo_stats_fold_raw(p_brand uuid) RETURNS bigint
 LANGUAGE plpgsql AS $fold$
@@ -86,8 +90,8 @@ $fold$
 
 def upgrade() -> None:
     op.execute("DROP FUNCTION solomo_stats_fold(uuid, boolean)")
-    op.execute(_fold())
-    op.execute(_fold_raw())
+    op.execute(fold())
+    op.execute(fold_raw())
 
 
 def downgrade() -> None:
