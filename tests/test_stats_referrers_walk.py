@@ -27,7 +27,7 @@ OFFERS = (uuid.uuid4(), uuid.uuid4())
 MIGRATION = Path(__file__).parents[1] / "migrations" / "versions" / "0014_referrer_windows.py"
 
 
-async def _history(brand: BrandContext, today: date) -> list[uuid.UUID]:
+async def _history(brand: BrandContext, today: date) -> None:
     """Journalled shares, claims, redemptions (some voided) through SHARERS sharers over five months: a few
     sharers bring most claims, as on a real KOL board, and most of the rest tie on one or two."""
     rng = random.Random(8)
@@ -74,7 +74,6 @@ async def _history(brand: BrandContext, today: date) -> list[uuid.UUID]:
             [e | {"b": brand.id} for e in events],
         )
     assert await scalar(brand, "SELECT solomo_stats_fold(:b, 1000)", b=brand.id) > 0
-    return sharers
 
 
 def _spans(today: date) -> list[DateRange]:

@@ -53,9 +53,14 @@ WALK_MIN_DAYS = 60
 WALK_LIMIT = 100
 _BATCHES = (2, 4)
 
+# A sharer's reach (its largest following) and its accounts as JSON, for the member in {member}.
 _REACH = (
-    "(SELECT max(a.followers) FROM member_social_accounts a"
-    " WHERE a.brand_id = :brand_id AND a.member_id = t.referrer_id)"
+    "(SELECT max(a.followers) FROM member_social_accounts a WHERE a.brand_id = :brand_id AND a.member_id = {member})"
+)
+_ACCOUNTS_JSON = (
+    "coalesce((SELECT jsonb_agg(jsonb_build_object('provider', a.provider, 'followers', a.followers)"
+    " ORDER BY a.provider) FROM member_social_accounts a"
+    " WHERE a.brand_id = :brand_id AND a.member_id = {member}), '[]')"
 )
 _HAS_PROVIDER = (
     "(CAST(:provider AS text) IS NULL OR EXISTS ("
@@ -82,9 +87,7 @@ _BOARD = """
         ORDER BY {order} DESC NULLS LAST, t.claims DESC, t.redemptions DESC, t.shares DESC, t.referrer_id
         LIMIT :limit
     )
-    SELECT k.*, coalesce((
-        SELECT jsonb_agg(jsonb_build_object('provider', a.provider, 'followers', a.followers) ORDER BY a.provider)
-        FROM member_social_accounts a WHERE a.brand_id = :brand_id AND a.member_id = k.referrer_id), '[]') AS accounts
+    SELECT k.*, {accounts} AS accounts
     FROM ranked k
     ORDER BY {outer_order} DESC NULLS LAST, k.claims DESC, k.redemptions DESC, k.shares DESC, k.referrer_id
 """
@@ -92,7 +95,7 @@ _BOARD = """
 
 def _order(sort: ReferrerSort, alias: str) -> str:
     if sort is ReferrerSort.FOLLOWERS:
-        return _REACH if alias == "t" else "k.followers"
+        return _REACH.format(member="t.referrer_id") if alias == "t" else "k.followers"
     if sort is ReferrerSort.ORDER_AMOUNT:
         # In cents, as the walk ranks them: a float8 sum's last bits depend on the order it added the periods in.
         return f"round(CAST({alias}.order_amount AS numeric), 2)"
@@ -102,7 +105,8 @@ def _order(sort: ReferrerSort, alias: str) -> str:
 _QUERIES = {
     sort: text(
         _BOARD.format(
-            reach=_REACH,
+            reach=_REACH.format(member="t.referrer_id"),
+            accounts=_ACCOUNTS_JSON.format(member="k.referrer_id"),
             has_provider=_HAS_PROVIDER.format(member="t.referrer_id"),
             order=_order(sort, "t"),
             outer_order=_order(sort, "k"),
@@ -140,14 +144,9 @@ _WALK: dict[ReferrerSort, TextClause] = {
     for sort in (ReferrerSort.CLAIMS, ReferrerSort.REDEMPTIONS, ReferrerSort.ORDER_AMOUNT)
 }
 _REACH_OF = text(
-    """
-    SELECT m.id AS referrer_id,
-           (SELECT max(a.followers) FROM member_social_accounts a
-            WHERE a.brand_id = :brand_id AND a.member_id = m.id) AS followers,
-           coalesce((
-               SELECT jsonb_agg(jsonb_build_object('provider', a.provider, 'followers', a.followers)
-                                ORDER BY a.provider)
-               FROM member_social_accounts a WHERE a.brand_id = :brand_id AND a.member_id = m.id), '[]') AS accounts
+    f"""
+    SELECT m.id AS referrer_id, {_REACH.format(member="m.id")} AS followers,
+           {_ACCOUNTS_JSON.format(member="m.id")} AS accounts
     FROM unnest(CAST(:ids AS uuid[])) AS m(id)
     """
 ).bindparams(uuids("ids"))
