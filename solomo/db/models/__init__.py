@@ -2,6 +2,7 @@
 
 from solomo.db.models.api_key import ApiKey
 from solomo.db.models.brand import Brand
+from solomo.db.models.budget import RequestBudget
 from solomo.db.models.checkin import Checkin, CheckinMatch, FenceState, IdempotencyKey
 from solomo.db.models.coupon import (
     CodeFailures,
@@ -41,6 +42,7 @@ __all__ = [
     "OfferImpression",
     "OfferShare",
     "Redemption",
+    "RequestBudget",
     "SocialAccount",
     "Store",
     "member_firsts",
