@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from solomo.auth.principal import Principal, Role
+from solomo.offers.schemas import MAX_PLACE_IDS, Where
+from solomo.offers.service import OfferService
 from tests.conftest import BrandContext
 
 
@@ -183,6 +187,57 @@ async def test_bad_offers_are_422_naming_the_field(brand: BrandContext, fields: 
     assert answer.json()["errors"][0]["field"] == field
     listed = (await brand.client.get("/v1/offers", headers=brand.admin)).json()
     assert listed["items"] == []
+
+
+@pytest.mark.parametrize("ids", ["store_ids", "geofence_ids"])
+async def test_place_lists_over_the_cap_are_422_naming_the_list(brand: BrandContext, ids: str) -> None:
+    c = await campaign(brand)
+    target = {"store_ids": "stores", "geofence_ids": "geofences"}[ids]
+    where = {"target": target, ids: [str(uuid.uuid4()) for _ in range(MAX_PLACE_IDS + 1)]}
+    answer = await brand.client.post("/v1/offers", json=offer_body(c["id"], where=where), headers=brand.admin)
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == [f"where.{ids}"]
+    assert str(MAX_PLACE_IDS) in answer.json()["errors"][0]["message"]
+
+
+async def test_unknown_places_at_the_cap_are_each_named_by_their_own_index(brand: BrandContext) -> None:
+    store = await brand.store()
+    c = await campaign(brand)
+    store_ids = [str(uuid.uuid4()) for _ in range(MAX_PLACE_IDS)]
+    store_ids[7] = store["id"]  # a real store is not named
+    store_ids[-1] = store_ids[3]  # an unknown id listed twice is named at both places
+    fence_ids = [str(uuid.uuid4()) for _ in range(MAX_PLACE_IDS)]
+    body = offer_body(c["id"], where={"target": "stores", "store_ids": store_ids, "geofence_ids": fence_ids})
+    started = time.perf_counter()
+    answer = await brand.client.post("/v1/offers", json=body, headers=brand.admin)
+    took = time.perf_counter() - started
+    assert answer.status_code == 422, answer.text
+    fields = [e["field"] for e in answer.json()["errors"]]
+    expected = [f"where.store_ids[{i}]" for i in range(MAX_PLACE_IDS) if i != 7]
+    expected += ["where.geofence_ids"] + [f"where.geofence_ids[{i}]" for i in range(MAX_PLACE_IDS)]
+    assert sorted(fields) == sorted(expected)  # each once: the duplicate at its own index, not its first one
+    assert len(answer.json()["detail"]) < 1000  # the detail quotes a few; errors[] has them all
+    print(f"{len(fields)} field errors in {took:.2f} s")
+    assert took < 5, f"{took:.1f} s"  # 0.2 s here; the quadratic search took seconds well before the cap
+
+
+async def test_place_checks_stay_linear_past_the_cap(brand: BrandContext) -> None:
+    """The service itself (no schema cap in front of it) checks 10,000 + 10,000 unknown ids in one query."""
+    unknown = 10_000
+    where = Where(
+        target="stores",
+        store_ids=[uuid.uuid4() for _ in range(unknown)],
+        geofence_ids=[uuid.uuid4() for _ in range(unknown)],
+    )
+    async with brand.sessions() as session:
+        service = OfferService(session, Principal(brand.id, Role.ADMIN))
+        started = time.perf_counter()
+        errors = await service._where_errors(where)
+        took = time.perf_counter() - started
+    assert len(errors) == 2 * unknown + 1
+    assert errors[-1].field == f"where.geofence_ids[{unknown - 1}]"
+    print(f"{len(errors)} field errors in {took:.2f} s")
+    assert took < 3, f"{took:.1f} s"  # 0.1 s here; list.index per unknown id took 15 s
 
 
 async def test_roles_and_tenancy(brand: BrandContext, other_brand: BrandContext) -> None:

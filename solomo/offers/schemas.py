@@ -51,12 +51,20 @@ class CampaignPage(msgspec.Struct):
 
 
 # -- offers --------------------------------------------------------------------------------
+#: Ids an offer may list in each of ``where.store_ids`` and ``where.geofence_ids``: a chain's region, not its whole
+#: estate (``all_stores`` is for that), and a bound on the 422 that names every unknown id.
+MAX_PLACE_IDS = 1_000
+_LISTED = f"At most {MAX_PLACE_IDS:,} %s ids, for that target only; a 422 names each unknown one by its index."
+
+
 class Where(Input):
     """Where the offer is served: at every store, at some stores, or at some geofences."""
 
     target: Literal["all_stores", "stores", "geofences"] = "all_stores"
-    store_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=10_000)] = []
-    geofence_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=10_000)] = []
+    store_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=MAX_PLACE_IDS, description=_LISTED % "store")] = []
+    geofence_ids: Annotated[
+        list[uuid.UUID], msgspec.Meta(max_length=MAX_PLACE_IDS, description=_LISTED % "geofence")
+    ] = []
 
 
 class Who(Input):

@@ -14,7 +14,7 @@ from solomo.auth.principal import Principal
 from solomo.coupons.capacity import change_total, create_capacity
 from solomo.db.models import Offer
 from solomo.db.sql import uuids
-from solomo.errors import FieldError, forbidden, invalid_many, not_found
+from solomo.errors import ApiError, FieldError, forbidden, invalid_many, not_found
 from solomo.offers.campaigns import CampaignService
 from solomo.offers.schemas import (
     CouponTerms,
@@ -28,14 +28,31 @@ from solomo.offers.schemas import (
     Who,
 )
 from solomo.pagination import newest_first_page, split_page
-from solomo.stores.service import StoreService
 
-_MISSING_FENCES = text(
+#: The positions (from 0) of the listed stores and geofences that this brand does not have, in one round trip:
+#: each unknown id is named by its own index, duplicates included, without searching the list again in Python.
+_UNKNOWN_PLACES = text(
     """
-    SELECT wanted.id FROM unnest(CAST(:ids AS uuid[])) AS wanted(id)
+    SELECT 'store_ids' AS list, wanted.pos - 1 AS index
+    FROM unnest(CAST(:store_ids AS uuid[])) WITH ORDINALITY AS wanted(id, pos)
+    WHERE NOT EXISTS (SELECT 1 FROM stores s WHERE s.brand_id = :brand_id AND s.id = wanted.id)
+    UNION ALL
+    SELECT 'geofence_ids', wanted.pos - 1
+    FROM unnest(CAST(:geofence_ids AS uuid[])) WITH ORDINALITY AS wanted(id, pos)
     WHERE NOT EXISTS (SELECT 1 FROM geofences g WHERE g.brand_id = :brand_id AND g.id = wanted.id)
+    ORDER BY 1 DESC, 2
     """
-).bindparams(uuids("ids"))
+).bindparams(uuids("store_ids"), uuids("geofence_ids"))
+_UNKNOWN_MESSAGES = {"store_ids": "no such store in this brand", "geofence_ids": "no such geofence in this brand"}
+#: Field errors quoted in a 422's ``detail``; ``errors[]`` always lists every one.
+_DETAIL_ERRORS = 5
+
+
+def _rejected(errors: list[FieldError]) -> ApiError:
+    """A 422 with every field error, and a detail sentence that stays short however many there are."""
+    shown = "; ".join(f"{e.field}: {e.message}" for e in errors[:_DETAIL_ERRORS])
+    more = len(errors) - _DETAIL_ERRORS
+    return invalid_many(errors, f"{shown}; and {more} more (see errors)" if more > 0 else shown)
 
 
 def offer_out(offer: Offer) -> OfferOut:
@@ -165,7 +182,7 @@ class OfferService:
             *_limit_errors(limits),
         ]
         if errors:
-            raise invalid_many(errors, "; ".join(f"{e.field}: {e.message}" for e in errors))
+            raise _rejected(errors)
 
     async def _where_errors(self, where: Where) -> list[FieldError]:
         errors: list[FieldError] = []
@@ -177,16 +194,12 @@ class OfferService:
             errors.append(FieldError("where.store_ids", "only for target 'stores'"))
         if where.target != "geofences" and where.geofence_ids:
             errors.append(FieldError("where.geofence_ids", "only for target 'geofences'"))
-        for missing in await StoreService(self.session, self.principal).missing_ids(where.store_ids):
-            errors.append(
-                FieldError(f"where.store_ids[{where.store_ids.index(missing)}]", "no such store in this brand")
+        if where.store_ids or where.geofence_ids:
+            rows = await self.session.execute(
+                _UNKNOWN_PLACES,
+                {"brand_id": self.brand_id, "store_ids": where.store_ids, "geofence_ids": where.geofence_ids},
             )
-        if where.geofence_ids:
-            rows = await self.session.execute(_MISSING_FENCES, {"brand_id": self.brand_id, "ids": where.geofence_ids})
-            errors += [
-                FieldError(f"where.geofence_ids[{where.geofence_ids.index(r.id)}]", "no such geofence in this brand")
-                for r in rows
-            ]
+            errors += [FieldError(f"where.{r.list}[{r.index}]", _UNKNOWN_MESSAGES[r.list]) for r in rows]
         return errors
 
     async def create(self, data: OfferCreate) -> OfferOut:
@@ -240,7 +253,7 @@ class OfferService:
         errors += _coupon_errors(coupon) if "coupon" in changes else []
         errors += _limit_errors(limits) if {"limits", "coupon"} & changes.keys() else []
         if errors:
-            raise invalid_many(errors, "; ".join(f"{e.field}: {e.message}" for e in errors))
+            raise _rejected(errors)
         for field in ("title", "description", "image_url", "trigger", "shareable", "active"):
             if field in changes:
                 setattr(offer, field, changes[field])
