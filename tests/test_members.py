@@ -9,9 +9,12 @@ from typing import Any
 import msgspec
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from solomo.auth.principal import Principal, Role
-from solomo.members.schemas import MemberUpsert
+from solomo.db.engine import make_engine
+from solomo.errors import ApiError
+from solomo.members.schemas import MemberPatch, MemberUpsert
 from solomo.members.service import MemberService
 from tests.conftest import BrandContext
 
@@ -378,3 +381,39 @@ async def test_unknown_member_routes_are_404(brand: BrandContext) -> None:
         kwargs = {"json": body} if body is not None else {}
         answer = await getattr(brand.client, method)(url, headers=brand.admin, **kwargs)
         assert answer.status_code == 404, (method, url, answer.text)
+
+
+async def test_opposite_referral_links_at_once_never_deadlock(brand: BrandContext, database_url: str) -> None:
+    """Ten pairs of members each told at once that the other referred it, each PATCH on its own pooled connection
+    and committed: one link of each pair holds, the other would close a cycle and is refused, none deadlocks."""
+    principal = Principal(brand.id, Role.ADMIN)
+    engine = make_engine(database_url, pool_size=20)
+    pool = async_sessionmaker(engine, expire_on_commit=False)
+    pairs = [(uuid.UUID((await brand.member())["id"]), uuid.UUID((await brand.member())["id"])) for _ in range(10)]
+    start = asyncio.Event()
+
+    async def link(member_id: uuid.UUID, referrer_id: uuid.UUID) -> str:
+        async with pool() as session:
+            await start.wait()
+            try:
+                await MemberService(session, principal).update(member_id, MemberPatch(referred_by=str(referrer_id)))
+            except ApiError as refused:
+                await session.rollback()
+                return refused.code
+            await session.commit()
+            return "ok"
+
+    tasks = [asyncio.create_task(link(*ids)) for a, b in pairs for ids in ((a, b), (b, a))]
+    await asyncio.sleep(0.05)
+    start.set()
+    try:
+        outcomes = await asyncio.gather(*tasks)
+    finally:
+        await engine.dispose()
+    for i in range(0, 20, 2):
+        assert sorted(outcomes[i : i + 2]) == ["ok", "validation_failed"], outcomes
+    async with brand.sessions() as session:
+        linked = await session.scalar(
+            text("SELECT count(*) FROM members WHERE brand_id = :b AND referred_by_id IS NOT NULL"), {"b": brand.id}
+        )
+    assert linked == 10

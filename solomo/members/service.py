@@ -2,7 +2,7 @@
 
 Identity races (twenty upserts of one new member at once) are settled by a transaction-level advisory
 lock per identity, taken in a fixed order; referral links by one lock per brand, so two concurrent links
-can never close a cycle between them.
+can never close a cycle between them, taken before any member row is locked (see ``_lock_for_referral``).
 """
 
 from __future__ import annotations
@@ -168,10 +168,31 @@ class MemberService:
         )
         return {r.id for r in rows}
 
-    async def _set_referrer(self, member: Member, referrer_ref: str) -> None:
-        """Link the referrer once: never the member itself, never closing a cycle."""
+    async def _lock_for_referral(self, member_id: uuid.UUID, referrer_ref: str) -> tuple[Member, Member]:
+        """The member and the referrer it names, locked for a referral link.
+
+        Lock order: the brand's referral lock first, then both member rows in id order in one statement. Two
+        opposite links (A referred by B, B by A) then queue on the first lock; before, each held its own row and
+        waited for the referral lock while the other's foreign-key check waited for that row: a deadlock.
+        """
+        await self._find(member_id)  # an unknown member is a 404 before its referrer is looked at
         await self._lock("referrals")
         referrer = await self._resolve_referrer(referrer_ref)
+        await self.session.execute(
+            select(Member.id)
+            .where(Member.brand_id == self.brand_id, Member.id.in_({member_id, referrer.id}))
+            .order_by(Member.id)
+            .with_for_update()
+        )
+        member = await self._find(member_id)
+        # Erasure does not take the referral lock: read the referrer again now that its row is ours.
+        await self.session.refresh(referrer)
+        if referrer.erased_at is not None:
+            raise invalid("referred_by", "no member of this brand has that id or referral code")
+        return member, referrer
+
+    async def _set_referrer(self, member: Member, referrer: Member) -> None:
+        """Link the referrer once: never the member itself, never closing a cycle. The referral lock is held."""
         if member.referred_by_id is not None:
             if member.referred_by_id == referrer.id:
                 return
@@ -224,6 +245,9 @@ class MemberService:
             keys.append(f"ext:{data.external_id}")
         if data.social_account is not None:
             keys.append(f"social:{data.social_account.provider}:{data.social_account.uid}")
+        if data.referred_by is not None:
+            # Before any member row is written, as ``_lock_for_referral`` orders it (advisory locks sort by key).
+            keys.append("referrals")
         await self._lock(*keys)
 
         member, linked = await self._identify(data)
@@ -273,13 +297,17 @@ class MemberService:
         if data.consent is not None:
             await self._apply_consent(member, data.consent)
         if data.referred_by is not None:
-            await self._set_referrer(member, data.referred_by)
+            await self._set_referrer(member, await self._resolve_referrer(data.referred_by))
 
     async def get(self, member_id: uuid.UUID) -> MemberOut:
         return await self._render(await self._find(member_id))
 
     async def update(self, member_id: uuid.UUID, patch: MemberPatch) -> MemberOut:
-        member = await self._find(member_id, for_update=True)
+        referrer = None
+        if isinstance(patch.referred_by, str):
+            member, referrer = await self._lock_for_referral(member_id, patch.referred_by)
+        else:
+            member = await self._find(member_id, for_update=True)
         changes = patch.changes()
         for field in ("display_name", "phone", "email", "tier"):
             if field in changes:
@@ -288,8 +316,8 @@ class MemberService:
             member.tags = sorted(set(patch.tags))
         if isinstance(patch.consent, ConsentIn):
             await self._apply_consent(member, patch.consent)
-        if isinstance(patch.referred_by, str):
-            await self._set_referrer(member, patch.referred_by)
+        if referrer is not None:
+            await self._set_referrer(member, referrer)
         return await self._render(member)
 
     async def page(
