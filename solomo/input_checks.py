@@ -8,39 +8,60 @@ decoded strictly with msgspec (microseconds; Litestar then converts the same, no
 A body with ``NaN``/``Infinity`` is not JSON, but it is common enough from JavaScript clients that
 we point at the field rather than answer a bare 400.
 
+Every bad field is named, not only the first one msgspec stops at (:mod:`solomo.field_errors`).
+
 NUL characters: PostgreSQL text cannot hold them, so a body, query or path value with one is refused
 here (naming the field) instead of failing in the database.
+
+Content type: a body is only read as JSON when it says it is JSON (``application/json`` or a ``+json``
+type such as ``application/geo+json``); anything else, or no Content-Type at all, is a 415.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 import msgspec
 from litestar import Request
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
+from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
-_decoders: dict[int, msgspec.json.Decoder[Any] | None] = {}
-_AT = re.compile(r" - at `\$(.*)`$")
+from solomo.errors import ApiError
+from solomo.field_errors import bad_fields
+
+_decoders: dict[int, tuple[msgspec.json.Decoder[Any], Any] | None] = {}
 
 
-def _decoder_for(handler: HTTPRouteHandler) -> msgspec.json.Decoder[Any] | None:
+def _decoder_for(handler: HTTPRouteHandler) -> tuple[msgspec.json.Decoder[Any], Any] | None:
+    """The strict decoder of the handler's JSON body and the body's type; ``None`` for a route without one."""
     key = id(handler.fn)
     if key not in _decoders:
         data = handler.parsed_fn_signature.parameters.get("data")
-        _decoders[key] = msgspec.json.Decoder(data.annotation, strict=True) if data is not None else None
+        media_type = getattr(data.kwarg_definition, "media_type", RequestEncodingType.JSON) if data else None
+        if data is None or media_type != RequestEncodingType.JSON:
+            _decoders[key] = None  # no body, or one documented as another type (form, multipart)
+        else:
+            _decoders[key] = (msgspec.json.Decoder(data.annotation, strict=True), data.annotation)
     return _decoders[key]
 
 
-def _field_of(message: str) -> tuple[str, str]:
-    found = _AT.search(message)
-    if not found:
-        return "", message
-    return found.group(1).lstrip("."), message[: found.start()]
+def is_json(content_type: str | None) -> bool:
+    """``application/json`` or a structured ``+json`` type, parameters (charset) aside."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def _unsupported(content_type: str | None) -> ApiError:
+    sent = f"`{content_type}`" if content_type else "no Content-Type"
+    return ApiError(
+        HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        f"This route reads a JSON body; send it as application/json (got {sent})",
+    )
 
 
 def _first_non_finite(value: Any, path: str = "") -> str | None:
@@ -82,8 +103,15 @@ _NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
 
 
 def _refuse(field: str, message: str, source: str = "body") -> ValidationException:
-    key = (f"data.{field}" if field else "data") if source == "body" else field
-    return ValidationException(detail=message, extra=[{"message": message, "key": key, "source": source}])
+    return _refuse_all([(field, message)], source)
+
+
+def _refuse_all(fields: list[tuple[str, str]], source: str = "body") -> ValidationException:
+    def key(field: str) -> str:
+        return (f"data.{field}" if field else "data") if source == "body" else field
+
+    extra = [{"message": message, "key": key(field), "source": source} for field, message in fields]
+    return ValidationException(detail="; ".join(message for _, message in fields), extra=extra)
 
 
 def _check_parameters(request: Request[Any, Any, Any]) -> None:
@@ -101,12 +129,16 @@ async def check_input(request: Request[Any, Any, Any]) -> None:
     handler = request.scope.get("route_handler")
     if not isinstance(handler, HTTPRouteHandler) or request.method in ("GET", "HEAD", "DELETE"):
         return
-    decoder = _decoder_for(handler)
-    if decoder is None:
+    found = _decoder_for(handler)
+    if found is None:
         return
     body = await request.body()
     if not body:
-        return
+        return  # nothing to read: an optional body may be left out
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        raise _unsupported(content_type)
+    decoder, annotation = found
     try:
         decoder.decode(body)
         if b"\\u0000" in body:
@@ -114,8 +146,7 @@ async def check_input(request: Request[Any, Any, Any]) -> None:
             if field_path is not None:
                 raise _refuse(field_path, _NUL_MESSAGE)
     except msgspec.ValidationError as exc:
-        field, message = _field_of(str(exc))
-        raise _refuse(field, message) from exc
+        raise _refuse_all(bad_fields(msgspec.json.decode(body), annotation)) from exc
     except msgspec.DecodeError:
         try:
             lenient = json.loads(body)  # the standard library reads NaN and Infinity

@@ -84,3 +84,81 @@ async def test_brand_settings_round_trip(brand: BrandContext) -> None:
     )  # fmt: skip
     assert got["accuracy_limit_m"] == 200.0  # untouched fields keep their defaults
     assert got["speed_limit_kmh"] == 300.0
+
+
+async def test_every_bad_field_is_named_nested_and_in_lists(brand: BrandContext) -> None:
+    """msgspec stops at the first error; the answer names each one, with the path and message msgspec gives it."""
+    body = {
+        "external_id": 5,
+        "colour": "red",
+        "social_account": {"provider": "myspace", "uid": "", "followers": -1},
+        "tags": ["ok", 7, "fine", 8],
+        "consent": {"location": "yes"},
+    }
+    answer = await brand.client.post("/v1/members", json=body, headers=brand.admin)
+    assert answer.status_code == 422, answer.text
+    named = [(error["field"], error["message"]) for error in _problem(answer)["errors"]]  # type: ignore[attr-defined]
+    assert named == [
+        ("external_id", "Expected `str`, got `int`"),
+        ("colour", "Object contains unknown field `colour`"),
+        ("social_account.provider", "Invalid enum value 'myspace'"),
+        ("social_account.uid", "Expected `str` of length >= 1"),
+        ("social_account.followers", "Expected `int` >= 0"),
+        ("tags[1]", "Expected `str`, got `int`"),
+        ("tags[3]", "Expected `str`, got `int`"),
+        ("consent.location", "Expected `bool`, got `str`"),
+    ]
+
+
+async def test_a_single_bad_field_reads_as_before(brand: BrandContext) -> None:
+    answer = await brand.client.post(
+        "/v1/members", json={"social_account": {"provider": "qq", "uid": "1", "extra": 1}}, headers=brand.admin
+    )
+    assert answer.status_code == 422
+    assert _problem(answer)["errors"] == [
+        {"field": "social_account.extra", "message": "Object contains unknown field `extra`", "source": "body"}
+    ]
+
+
+async def test_missing_fields_are_all_named(brand: BrandContext) -> None:
+    answer = await brand.client.post("/v1/stores", json={"tags": []}, headers=brand.admin)
+    assert answer.status_code == 422
+    fields = {error["field"] for error in _problem(answer)["errors"]}  # type: ignore[attr-defined]
+    assert {"name", "location"} <= fields
+
+
+async def test_a_body_that_does_not_say_it_is_json_is_415(brand: BrandContext) -> None:
+    body = b'{"external_id": "m-415"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = brand.admin | ({"Content-Type": content_type} if content_type else {})
+        answer = await brand.client.post("/v1/members", content=body, headers=headers)
+        assert answer.status_code == 415, (content_type, answer.text)
+        assert _problem(answer)["code"] == "unsupported_media_type"
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        answer = await brand.client.post(
+            "/v1/members", content=body, headers=brand.admin | {"Content-Type": content_type}
+        )
+        assert answer.status_code in (200, 201), (content_type, answer.text)
+
+
+async def test_geojson_media_type_is_json_for_the_import(brand: BrandContext) -> None:
+    answer = await brand.client.post(
+        "/v1/geofences/import",
+        content=b'{"type": "FeatureCollection", "features": []}',
+        headers=brand.admin | {"Content-Type": "application/geo+json"},
+    )
+    assert answer.status_code != 415, answer.text
+    plain = await brand.client.post(
+        "/v1/geofences/import",
+        content=b'{"type": "FeatureCollection", "features": []}',
+        headers=brand.admin | {"Content-Type": "text/plain"},
+    )
+    assert plain.status_code == 415
+
+
+async def test_a_route_without_a_body_ignores_the_content_type(brand: BrandContext) -> None:
+    member = await brand.member()
+    answer = await brand.client.post(
+        f"/v1/members/{member['id']}/tokens", headers=brand.admin | {"Content-Type": "text/plain"}
+    )
+    assert answer.status_code == 201, answer.text
