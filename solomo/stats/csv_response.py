@@ -80,6 +80,6 @@ def csv_response(
 ) -> Stream:
     return CsvStream(
         csv_lines(columns, rows),
-        media_type=f"{CSV}; charset=utf-8",
+        media_type=CSV,  # Litestar adds "; charset=utf-8" to every text/* type itself
         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
