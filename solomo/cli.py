@@ -1,4 +1,5 @@
-"""The `solomo` command: Litestar's CLI with the app preset, Advanced Alchemy's `database` group, and ours.
+"""The `solomo` command: our own root group (with Litestar's app injection), our commands and Advanced Alchemy's
+`database` group. The same commands reach `litestar --app solomo.app:create_app` through the CLI plugin.
 
 `solomo run` serves with granian (about twice uvicorn's throughput here). Without SOLOMO_DATABASE_URL
 every command that needs a database first creates/starts the private cluster under `.solomo/`.
@@ -21,6 +22,8 @@ import click
 from litestar.cli._utils import LitestarGroup  # the documented way to extend the CLI with a group
 from litestar.plugins import CLIPluginProtocol
 
+from solomo import __version__
+
 if TYPE_CHECKING:
     from litestar import Litestar
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 APP_FACTORY = "solomo.app:create_app"
 #: Commands that never touch the database, so they must not start a cluster.
-_NO_DATABASE = {"openapi", "version", "info", "routes", "schema", "--help", "-h", "--version"}
+_NO_DATABASE = {"openapi", "--help", "-h", "--version"}
 
 
 def _db_config(app: Litestar) -> Any:
@@ -167,7 +170,11 @@ def brands_group() -> None:
 
 @brands_group.command("create", help="Create a brand and print its id and first admin key (shown once).")
 @click.argument("name")
-@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone of the brand.")
+@click.option(
+    "--timezone",
+    required=True,
+    help="IANA time zone of the brand, e.g. Asia/Shanghai: its stats days and per-day limits follow it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def brands_create(app: Litestar, name: str, timezone: str, as_json: bool) -> None:
     from solomo.brands.service import BrandService
@@ -181,9 +188,14 @@ def brands_create(app: Litestar, name: str, timezone: str, as_json: bool) -> Non
     except ApiError as exc:
         raise click.UsageError(str(exc.detail)) from exc
     if as_json:
-        click.echo(json.dumps({"brand_id": str(brand.id), "name": brand.name, "admin_key": key.secret}))
+        click.echo(
+            json.dumps(
+                {"brand_id": str(brand.id), "name": brand.name, "timezone": brand.timezone, "admin_key": key.secret}
+            )
+        )
     else:
         click.echo(f"brand id:  {brand.id}")
+        click.echo(f"time zone: {brand.timezone}")
         click.echo(f"admin key: {key.secret}")
         click.echo("The key is shown once; only its hash is stored.")
 
@@ -362,6 +374,37 @@ def openapi_command(app: Litestar, check: bool, output: Path | None) -> None:
     click.echo(f"wrote {target}")
 
 
+@click.group(
+    "solomo",
+    cls=LitestarGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Each command has its own --help. From a checkout, ./dev run COMMAND runs any of them.",
+)
+@click.version_option(__version__, "--version", prog_name="solomo")
+@click.pass_context
+def solomo_group(ctx: click.Context) -> None:
+    """SoLoMo: stores and geofences, check-ins, offers and O2O coupons, over PostGIS.
+
+    Without SOLOMO_DATABASE_URL, a command that needs a database first creates and starts the private
+    PostGIS cluster under .solomo/ (and `run` migrates it).
+    """
+    from litestar.cli._utils import LitestarEnv
+
+    # Built here rather than by Litestar's own root group, whose help and commands (sessions, schema, info …)
+    # are not ours; Advanced Alchemy's `database` group reads the loaded app from ctx.obj.
+    ctx.obj = LitestarEnv.from_env(APP_FACTORY)
+
+
+def _add_commands(group: click.Group) -> None:
+    from advanced_alchemy.extensions.litestar.cli import database_group
+
+    for command in (
+        run_command, demo_command, brands_group, keys_group, geofences_group, maintenance_group, openapi_command,
+        database_group,
+    ):  # fmt: skip
+        group.add_command(command)
+
+
 def main() -> None:
     """Entry point of the `solomo` console script."""
     os.environ.setdefault("LITESTAR_APP", APP_FACTORY)
@@ -377,6 +420,5 @@ def main() -> None:
         except ClusterError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-    from litestar.cli.main import litestar_group
-
-    litestar_group(prog_name="solomo")
+    _add_commands(solomo_group)
+    solomo_group(prog_name="solomo")

@@ -9,6 +9,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from solomo import __version__
 from solomo.demo import DEMO_KEYS, load_demo
 from solomo.demo_checkins import DEMO_CHECKINS
 from solomo.stats.rollups import rebuild_brand
@@ -26,15 +27,35 @@ async def test_brands_create_prints_a_working_admin_key(database_url: str, clien
     assert answer.json()["id"] == printed["brand_id"]
     assert answer.json()["timezone"] == "Asia/Shanghai"
 
-    plain = await run_solomo_async(database_url, "brands", "create", "Plain Tea")
+    plain = await run_solomo_async(database_url, "brands", "create", "Plain Tea", "--timezone", "Europe/Paris")
     assert plain.returncode == 0, plain.stderr
+    assert "time zone: Europe/Paris" in plain.stdout
     assert "admin key: sk_" in plain.stdout
+
+
+def test_brands_create_asks_for_a_timezone_instead_of_assuming_utc(database_url: str) -> None:
+    done = run_solomo(database_url, "brands", "create", "Zoneless Tea")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "--timezone" in done.stderr
 
 
 def test_brands_create_refuses_a_bad_timezone(database_url: str) -> None:
     done = run_solomo(database_url, "brands", "create", "Bad", "--timezone", "Mars/Olympus")
     assert done.returncode != 0
     assert "Mars/Olympus" in done.stderr
+
+
+def test_solomo_help_shows_solomos_own_commands(database_url: str) -> None:
+    done = run_solomo(database_url, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "SoLoMo" in done.stdout
+    for command in ("run", "demo", "brands", "keys", "geofences", "maintenance", "openapi", "database"):
+        assert f"│ {command} " in done.stdout, command
+    for foreign in ("Litestar CLI", "sessions", "--app-dir", "canonical paths"):
+        assert foreign not in done.stdout, foreign
+    assert run_solomo(database_url, "--version").stdout.strip() == f"solomo, version {__version__}"
+    migrations = run_solomo(database_url, "database", "show-current-revision")
+    assert migrations.returncode == 0, migrations.stderr
 
 
 def test_openapi_check_passes_on_the_committed_file(database_url: str) -> None:

@@ -38,7 +38,7 @@ class Api:
 @pytest.fixture(scope="module")
 def api(settings: Settings, database_url: str) -> Iterator[Api]:
     # A synchronous client on an app of its own: hypothesis drives plain functions, not coroutines.
-    created = run_solomo(database_url, "brands", "create", "Property brand", "--json")
+    created = run_solomo(database_url, "brands", "create", "Property brand", "--timezone", "UTC", "--json")
     assert created.returncode == 0, created.stderr
     headers = {"Authorization": f"Bearer {json.loads(created.stdout.strip().splitlines()[-1])['admin_key']}"}
     with TestClient(app=create_app(settings, database_url=database_url)) as client:
