@@ -18,7 +18,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig
 
 from solomo import __version__
 from solomo.auth.controllers import ApiKeyController
@@ -36,8 +35,9 @@ from solomo.geofences.controllers import GeofenceController, StoreGeofenceContro
 from solomo.input_checks import check_input
 from solomo.members.controllers import MemberController
 from solomo.offers.controllers import CampaignController, OfferController
-from solomo.ops.health import Metrics, live, migration_heads, ready
+from solomo.ops.health import live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
+from solomo.ops.metrics import metrics_controller, prometheus_config
 from solomo.stats.controllers import StatsController
 from solomo.stats.heatmap import HeatmapController
 from solomo.stats.rollups import background_folds
@@ -95,9 +95,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         audience=settings.member_token_audience,
         ttl_seconds=settings.member_token_ttl_seconds,
     )
-    prometheus = PrometheusConfig(
-        app_name="solomo", prefix="solomo", group_path=True, exclude=["^/metrics", "^/health/"]
-    )
+    prometheus = prometheus_config()
 
     def on_startup(app: Litestar) -> None:
         app.state.migration_heads = migration_heads()
@@ -110,7 +108,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     route_handlers: list[Any] = [
         live,
         ready,
-        Metrics,
+        *metrics_controller(settings.metrics_token),
         BrandController,
         ApiKeyController,
         MemberController,
@@ -126,7 +124,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         HeatmapController,
     ]
     code_guard = CodeGuard(engine)
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
         plugins=[SQLAlchemyPlugin(config=db_config), SolomoCLIPlugin()],
         dependencies={
@@ -134,7 +132,6 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             "code_guard": Provide(lambda: code_guard, use_cache=True, sync_to_thread=False),
         },
         middleware=[
-            RequestLogMiddleware,
             prometheus.middleware,
             DefineMiddleware(AuthMiddleware, db_config=db_config, codec=codec, exclude=UNAUTHENTICATED),
         ],
@@ -147,3 +144,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         logging_config=None,
         debug=False,
     )
+    # Outside Litestar's outer exception handler, so every answer is logged with its real status and carries
+    # X-Request-ID: route middleware never sees an unknown path, nor the error raised by a middleware.
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    return app

@@ -74,6 +74,8 @@ class Settings:
     member_token_ttl_seconds: int = 600
     member_token_issuer: str = "solomo"
     member_token_audience: str = "solomo-app"
+    #: Bearer token a Prometheus scraper sends to read /metrics; without one, /metrics does not exist (404).
+    metrics_token: str | None = field(default=None, repr=False)
     #: Requests whose body is larger are answered 413 before they are read in full.
     max_body_bytes: int = 1_048_576
     #: Connections kept per worker. Overflow connections are closed when returned, and a new connection pays
@@ -98,6 +100,7 @@ class Settings:
             member_token_keys=keys,
             member_token_active_kid=active,
             member_token_ttl_seconds=_int_env("SOLOMO_MEMBER_TOKEN_TTL_SECONDS", 600),
+            metrics_token=os.environ.get("SOLOMO_METRICS_TOKEN") or None,
             max_body_bytes=_int_env("SOLOMO_MAX_BODY_BYTES", 1_048_576),
             pool_size=_int_env("SOLOMO_DB_POOL_SIZE", 20),
             log_level=os.environ.get("SOLOMO_LOG_LEVEL", "INFO").upper(),

@@ -52,13 +52,6 @@ async def test_ready_is_503_when_the_database_is_unreachable(settings: Settings)
     assert answer.json()["code"] == "database_unavailable"
 
 
-async def test_metrics_are_prometheus_text(client: AsyncTestClient[Litestar]) -> None:
-    await client.get("/health/live")
-    answer = await client.get("/metrics")
-    assert answer.status_code == 200
-    assert "solomo_requests_total" in answer.text
-
-
 async def test_docs_page_and_schema(client: AsyncTestClient[Litestar]) -> None:
     page = await client.get("/schema")
     assert page.status_code == 200

@@ -1,7 +1,8 @@
 """Authenticates every /v1 request: ``Authorization: Bearer sk_…`` (API key) or a member token (JWT).
 
 The look-up runs on the request's own database session (the one handlers get), so authentication costs
-one indexed query and no extra connection.
+one indexed query and no extra connection. A refusal is answered here, by the app's exception handler, so
+the middleware outside (Prometheus) sees the real status rather than an exception.
 """
 
 from __future__ import annotations
@@ -9,15 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, Request
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.types import ASGIApp, Method, Scopes
+from litestar.types import ASGIApp, Message, Method, Receive, Scope, Scopes, Send
 from sqlalchemy import text
 
 from solomo.auth.member_tokens import InvalidMemberTokenError, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
+from solomo.errors import handle_exception
 
 _KEY_LOOKUP = text(
     """
@@ -49,6 +51,23 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         super().__init__(app, exclude, exclude_from_auth_key, exclude_http_methods, scopes)
         self.db_config = db_config
         self.codec = codec
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, watch)
+        except Exception as exc:
+            if started:  # the answer is on its way: nothing left to say
+                raise
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            response = handle_exception(request, exc)
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")

@@ -1,4 +1,4 @@
-"""Liveness, readiness (database reachable, migrations at head) and Prometheus metrics."""
+"""Liveness and readiness (database reachable, migrations at head); metrics are in ``solomo/ops/metrics.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import msgspec
 from alembic.script import ScriptDirectory
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.plugins.prometheus import PrometheusController
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -59,8 +58,3 @@ async def ready(request: Request[Any, Any, Any], db_engine: NamedDependency[Asyn
             "run `solomo database upgrade`",
         )
     return Response(Ready(status="ready", database="ok", migrations=sorted(current)), status_code=HTTP_200_OK)
-
-
-class Metrics(PrometheusController):
-    path = "/metrics"
-    include_in_schema = False

@@ -2,7 +2,8 @@
 
 Request lines name the route template, never the raw path or query (which can hold coupon codes or
 coordinates), and never a member id: erasure cannot reach log files already shipped elsewhere, so
-personal data is kept out of them in the first place.
+personal data is kept out of them in the first place. Every other line logged while a request runs (an
+error's traceback, say) carries the same ``request_id``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +25,8 @@ from solomo.auth.principal import Principal
 
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 request_logger = logging.getLogger("solomo.request")
+#: The id of the request being answered, for every line logged while it runs.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,6 +37,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        request_id = current_request_id.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -51,7 +58,13 @@ def configure_logging(level: str) -> None:
 
 
 class RequestLogMiddleware:
-    """Logs method, route, status, duration, request id and brand; echoes ``X-Request-ID``."""
+    """Logs method, route, status, duration, request id and brand; echoes ``X-Request-ID``.
+
+    It wraps the whole application (see ``create_app``), outside Litestar's own exception handler: route
+    middleware never sees an unknown path's 404, and an error raised by middleware (a 401 from
+    authentication, a 503 when the database is down) is answered by that outer handler, after the route
+    middleware has already unwound.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -64,6 +77,7 @@ class RequestLogMiddleware:
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
         request_id = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
         status = 500
+        token = current_request_id.set(request_id)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -75,6 +89,7 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            current_request_id.reset(token)
             user = scope.get("user")
             request_logger.info(
                 "request",
