@@ -44,7 +44,7 @@ DEMO_KEYS = {
 }
 DEMO_COUNTRY = "CN"
 DEMO_STORE_COUNT = 200
-#: The demo manager runs the stores of the largest city.
+#: The demo manager key runs the first stores: the two in Shanghai (the largest city) and one in Beijing.
 DEMO_MANAGER_STORES = 3
 
 

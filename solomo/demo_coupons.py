@@ -172,17 +172,11 @@ def _generate(
     rng = random.Random(20261123)  # noqa: S311 - demo data, not secrets
     now = datetime.now(UTC).replace(microsecond=0)
 
-    shares: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = {}
-    share_rows: Columns = {k: [] for k in ("ids", "offers", "members", "codes", "ats")}
-    for offer in offers:
-        for kol in kols if offer["shareable"] else []:
-            shares[(offer["id"], kol)] = share_id = uuid.uuid4()
-            for column, value in zip(
-                share_rows,
-                (share_id, offer["id"], kol, codes.new_share_code(), now - timedelta(days=DAYS)),
-                strict=True,
-            ):
-                share_rows[column].append(value)
+    shares = {(offer["id"], kol): uuid.uuid4() for offer in offers if offer["shareable"] for kol in kols}
+    # Friends claim with a share only inside the stats' default range (the last 30 brand-local days), so that
+    # the share itself, made shortly before its first claim, is counted on the KOL board the demo shows.
+    referred_from = now - timedelta(days=DAYS - 2)
+    first_claim: dict[uuid.UUID, datetime] = {}
 
     issued: Counter[uuid.UUID] = Counter()
     per_member: Counter[tuple[uuid.UUID, uuid.UUID]] = Counter()
@@ -205,7 +199,7 @@ def _generate(
         ):
             continue
         referrer = rng.choice(kols) if offer["shareable"] and kols and rng.random() < 0.6 else None
-        if referrer == member:
+        if referrer == member or at < referred_from:
             referrer = None
         issued[offer["id"]] += 1
         per_member[key] += 1
@@ -213,6 +207,8 @@ def _generate(
         coupon_id = uuid.uuid4()
         store = rng.choice(stores)
         share = shares.get((offer["id"], referrer)) if referrer else None
+        if share is not None:
+            first_claim[share] = min(at, first_claim.get(share, at))
         row = (coupon_id, offer["id"], member, codes.new_coupon_code(), at, day, store, share, referrer)
         for column, value in zip(coupons, row, strict=True):
             coupons[column].append(value)
@@ -226,4 +222,10 @@ def _generate(
                 for column, value in zip(redemptions, (coupon_id, store, redeemed, amount, voided), strict=True):
                     redemptions[column].append(value)
 
+    share_rows: Columns = {k: [] for k in ("ids", "offers", "members", "codes", "ats")}
+    for (offer_id, kol), share_id in shares.items():
+        unused = now - timedelta(seconds=rng.randrange(3600, (DAYS - 2) * 86400))
+        made = first_claim[share_id] - timedelta(minutes=rng.randrange(5, 180)) if share_id in first_claim else unused
+        for column, value in zip(share_rows, (share_id, offer_id, kol, codes.new_share_code(), made), strict=True):
+            share_rows[column].append(value)
     return share_rows, coupons, redemptions

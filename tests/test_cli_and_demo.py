@@ -99,6 +99,8 @@ async def test_demo_is_idempotent_and_its_keys_work(
     manager = {"Authorization": f"Bearer {DEMO_KEYS['manager']}"}
     managed = (await client.get("/v1/stores", headers=manager)).json()["items"]
     assert len(managed) == 3
+    # What the README says the manager key runs: Shanghai's two demo stores and one in Beijing.
+    assert sorted(s["name"].split()[2] for s in managed) == ["Beijing", "Shanghai", "Shanghai"]
     # Shanghai's stores: the nearest store to the city centre is one of the manager's.
     near = (
         await client.get("/v1/stores/nearby", params={"lon": 121.47, "lat": 31.23, "radius_m": 20000}, headers=admin)
@@ -106,6 +108,10 @@ async def test_demo_is_idempotent_and_its_keys_work(
     assert near["items"][0]["store"]["id"] in {s["id"] for s in managed}
     await _demo_coupons_are_consistent(sessions, first.brand_id, client, admin)
     await rebuild_brand(engine, first.brand_id)  # as `solomo demo` does: its stats folded from the raw rows
+    # The KOL board over its default range (the last 30 days) counts the KOLs' shares, not only their claims.
+    board = (await client.get("/v1/stats/referrers", headers=admin)).json()["items"]
+    assert board, "the demo's KOLs are on the board"
+    assert all(row["shares"] > 0 for row in board), board
     await _demo_checkins_are_consistent(sessions, first.brand_id, client, admin)
 
 
