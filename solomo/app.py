@@ -35,6 +35,7 @@ from solomo.geofences.controllers import GeofenceController, StoreGeofenceContro
 from solomo.input_checks import check_input
 from solomo.members.controllers import MemberController
 from solomo.offers.controllers import CampaignController, OfferController
+from solomo.ops.budgets import Budget
 from solomo.ops.health import live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
 from solomo.ops.metrics import metrics_controller, prometheus_config
@@ -133,7 +134,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         },
         middleware=[
             prometheus.middleware,
-            DefineMiddleware(AuthMiddleware, db_config=db_config, codec=codec, exclude=UNAUTHENTICATED),
+            DefineMiddleware(
+                AuthMiddleware,
+                db_config=db_config,
+                codec=codec,
+                key_budget=Budget("key", settings.rate_limit_key_burst, settings.rate_limit_key_per_second),
+                member_budget=Budget("member", settings.rate_limit_member_burst, settings.rate_limit_member_per_second),
+                exclude=UNAUTHENTICATED,
+            ),
         ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         openapi_config=_openapi(),

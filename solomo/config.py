@@ -76,6 +76,12 @@ class Settings:
     member_token_audience: str = "solomo-app"
     #: Bearer token a Prometheus scraper sends to read /metrics; without one, /metrics does not exist (404).
     metrics_token: str | None = field(default=None, repr=False)
+    #: Request budgets (leaky buckets, see solomo/ops/budgets.py): requests at once, then requests a second,
+    #: per API key and per member token. Beyond them a caller is answered 429 with Retry-After.
+    rate_limit_key_burst: int = 1_000
+    rate_limit_key_per_second: int = 100
+    rate_limit_member_burst: int = 200
+    rate_limit_member_per_second: int = 5
     #: Requests whose body is larger are answered 413 before they are read in full.
     max_body_bytes: int = 1_048_576
     #: Connections kept per worker. Overflow connections are closed when returned, and a new connection pays
@@ -101,6 +107,10 @@ class Settings:
             member_token_active_kid=active,
             member_token_ttl_seconds=_int_env("SOLOMO_MEMBER_TOKEN_TTL_SECONDS", 600),
             metrics_token=os.environ.get("SOLOMO_METRICS_TOKEN") or None,
+            rate_limit_key_burst=_int_env("SOLOMO_RATE_LIMIT_KEY_BURST", 1_000),
+            rate_limit_key_per_second=_int_env("SOLOMO_RATE_LIMIT_KEY_PER_SECOND", 100),
+            rate_limit_member_burst=_int_env("SOLOMO_RATE_LIMIT_MEMBER_BURST", 200),
+            rate_limit_member_per_second=_int_env("SOLOMO_RATE_LIMIT_MEMBER_PER_SECOND", 5),
             max_body_bytes=_int_env("SOLOMO_MAX_BODY_BYTES", 1_048_576),
             pool_size=_int_env("SOLOMO_DB_POOL_SIZE", 20),
             log_level=os.environ.get("SOLOMO_LOG_LEVEL", "INFO").upper(),

@@ -1,8 +1,10 @@
 """Authenticates every /v1 request: ``Authorization: Bearer sk_…`` (API key) or a member token (JWT).
 
 The look-up runs on the request's own database session (the one handlers get), so authentication costs
-one indexed query and no extra connection. A refusal is answered here, by the app's exception handler, so
-the middleware outside (Prometheus) sees the real status rather than an exception.
+one statement and no extra connection. That statement also charges the caller's request budget
+(``solomo/ops/budgets.py``) and is committed at once, before the handler's transaction begins. A refusal is
+answered here, by the app's exception handler, so the middleware outside (Prometheus) sees the real status
+rather than an exception.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar.connection import ASGIConnection, Request
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp, Message, Method, Receive, Scope, Scopes, Send
@@ -20,21 +23,40 @@ from solomo.auth.member_tokens import InvalidMemberTokenError, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
 from solomo.errors import handle_exception
+from solomo.ops.budgets import Budget, charge_sql, level_sql
 
-_KEY_LOOKUP = text(
-    """
-    SELECT id, brand_id, role, store_ids
-    FROM api_keys
-    WHERE secret_hash = :secret_hash AND revoked_at IS NULL
+#: The live key with this hash, charged one request of its budget.
+_KEY_LOOKUP_AND_CHARGE = text(
+    f"""
+    WITH k AS (
+        SELECT id, brand_id, role, store_ids
+        FROM api_keys
+        WHERE secret_hash = :secret_hash AND revoked_at IS NULL
+    ), {charge_sql("k", "k.brand_id", "'key:' || k.id")}
+    SELECT k.id, k.brand_id, k.role, k.store_ids,
+           (SELECT level FROM charged) AS charged,
+           {level_sql("k.brand_id", "'key:' || k.id")} AS level
+    FROM k
     """
 )
-_MEMBER_LOOKUP = text(
-    """
-    SELECT token_version
-    FROM members
-    WHERE id = :member_id AND brand_id = :brand_id AND merged_into_id IS NULL AND erased_at IS NULL
+#: The member's token version, and one request charged to its budget when the token's version is current.
+_MEMBER_VERSION_AND_CHARGE = text(
+    f"""
+    WITH m AS (
+        SELECT token_version
+        FROM members
+        WHERE id = :member_id AND brand_id = :brand_id AND merged_into_id IS NULL AND erased_at IS NULL
+    ), accepted AS (
+        SELECT 1 FROM m WHERE token_version = :version
+    ), {charge_sql("accepted", "CAST(:brand_id AS uuid)", ":subject")}
+    SELECT m.token_version,
+           (SELECT level FROM charged) AS charged,
+           {level_sql("CAST(:brand_id AS uuid)", ":subject")} AS level
+    FROM m
     """
 )
+#: Where ``authenticate_request`` leaves the RateLimit headers for the answer (in the scope's state).
+_HEADERS_KEY = "solomo_rate_limit_headers"
 
 
 class AuthMiddleware(AbstractAuthenticationMiddleware):
@@ -43,6 +65,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         app: ASGIApp,
         db_config: SQLAlchemyAsyncConfig,
         codec: MemberTokenCodec,
+        key_budget: Budget,
+        member_budget: Budget,
         exclude: str | list[str] | None = None,
         exclude_from_auth_key: str = "exclude_from_auth",
         exclude_http_methods: list[Method] | None = None,
@@ -51,17 +75,24 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         super().__init__(app, exclude, exclude_from_auth_key, exclude_http_methods, scopes)
         self.db_config = db_config
         self.codec = codec
+        self.key_budget = key_budget
+        self.member_budget = member_budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
-        async def watch(message: Message) -> None:
+        async def answer(message: Message) -> None:
             nonlocal started
-            started = True
+            if message["type"] == "http.response.start":
+                started = True
+                state = scope.get("state") or {}
+                headers = MutableScopeHeaders.from_message(message)
+                for name, value in state.get(_HEADERS_KEY, {}).items():
+                    headers.setdefault(name, value)
             await send(message)
 
         try:
-            await super().__call__(scope, receive, watch)
+            await super().__call__(scope, receive, answer)
         except Exception as exc:
             if started:  # the answer is on its way: nothing left to say
                 raise
@@ -77,9 +108,16 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("Send an API key or member token as `Authorization: Bearer …`")
         session = self.db_config.provide_session(connection.app.state, connection.scope)
         if looks_like_api_key(credential):
-            row = (await session.execute(_KEY_LOOKUP, {"secret_hash": hash_secret(credential)})).first()
+            row = (
+                await session.execute(
+                    _KEY_LOOKUP_AND_CHARGE, {"secret_hash": hash_secret(credential)} | self.key_budget.params
+                )
+            ).first()
+            # Committed now: the charge must outlive a failing request, and its row lock must not last the request.
+            await session.commit()
             if row is None:
                 raise NotAuthorizedException("Unknown or revoked API key")
+            connection.scope["state"][_HEADERS_KEY] = self.key_budget.admit(row.charged, row.level)
             principal = Principal(
                 brand_id=row.brand_id,
                 role=Role(row.role),
@@ -91,11 +129,22 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             claims = self.codec.verify(credential)
         except InvalidMemberTokenError as exc:
             raise NotAuthorizedException(f"Member token refused: {exc}") from exc
-        version = (
-            await session.execute(_MEMBER_LOOKUP, {"member_id": claims.member_id, "brand_id": claims.brand_id})
-        ).scalar_one_or_none()
-        if version is None or version != claims.version:
+        row = (
+            await session.execute(
+                _MEMBER_VERSION_AND_CHARGE,
+                {
+                    "member_id": claims.member_id,
+                    "brand_id": claims.brand_id,
+                    "version": claims.version,
+                    "subject": f"member:{claims.member_id}",
+                }
+                | self.member_budget.params,
+            )
+        ).first()
+        await session.commit()  # as for a key, above
+        if row is None or row.token_version != claims.version:
             raise NotAuthorizedException("Member token refused: revoked")
+        connection.scope["state"][_HEADERS_KEY] = self.member_budget.admit(row.charged, row.level)
         principal = Principal(brand_id=claims.brand_id, role=Role.MEMBER, member_id=claims.member_id)
         return AuthenticationResult(user=principal, auth=credential)
 

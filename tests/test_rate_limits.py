@@ -1,0 +1,119 @@
+"""Per-key and per-member request budgets: 429 with Retry-After and the RateLimit headers beyond them, for that
+caller only, charged in PostgreSQL (every worker shares them) and drained with time."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+
+from solomo.app import create_app
+from solomo.config import Settings
+from solomo.ops.budgets import Budget
+from tests.conftest import BrandContext
+
+KEY_BURST, KEY_RATE = 3, 1
+MEMBER_BURST, MEMBER_RATE = 2, 1
+
+
+@pytest.fixture(scope="module")
+async def tight(settings: Settings, database_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """An app whose callers may send a few requests at once, then one a second."""
+    budgets = dataclasses.replace(
+        settings,
+        stats_fold_seconds=0,
+        rate_limit_key_burst=KEY_BURST,
+        rate_limit_key_per_second=KEY_RATE,
+        rate_limit_member_burst=MEMBER_BURST,
+        rate_limit_member_per_second=MEMBER_RATE,
+    )
+    async with AsyncTestClient(app=create_app(budgets, database_url=database_url)) as client:
+        yield client
+
+
+async def _age_budgets(brand: BrandContext, seconds: int) -> None:
+    """Let the brand's budgets drain as if ``seconds`` had passed."""
+    async with brand.sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE request_budgets SET at = at - make_interval(secs => :s) WHERE brand_id = :b"),
+            {"s": seconds, "b": brand.id},
+        )
+
+
+async def test_a_key_beyond_its_budget_is_answered_429_and_others_are_not(
+    tight: AsyncTestClient[Litestar], brand: BrandContext, other_brand: BrandContext
+) -> None:
+    key = brand.bearer(await brand.key("admin"))
+    for left in range(KEY_BURST - 1, -1, -1):
+        answer = await tight.get("/v1/brand", headers=key)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["ratelimit-policy"] == f'"key";q={KEY_BURST};w={KEY_BURST // KEY_RATE}'
+        assert answer.headers["ratelimit"].startswith(f'"key";r={left};t=')
+
+    refused = await tight.get("/v1/brand", headers=key)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["ratelimit"] == f'"key";r=0;t={refused.headers["retry-after"]}'
+    assert refused.headers["ratelimit-policy"] == f'"key";q={KEY_BURST};w={KEY_BURST // KEY_RATE}'
+    assert "x-request-id" in refused.headers
+
+    # Another key of the same brand, and another brand's key, have budgets of their own.
+    assert (await tight.get("/v1/brand", headers=brand.bearer(await brand.key("admin")))).status_code == 200
+    assert (await tight.get("/v1/brand", headers=other_brand.bearer(await other_brand.key("admin")))).status_code == 200
+
+    # The level drains: a second later one more request fits, and only one.
+    await _age_budgets(brand, 1)
+    assert (await tight.get("/v1/brand", headers=key)).status_code == 200
+    assert (await tight.get("/v1/brand", headers=key)).status_code == 429
+
+
+async def test_refused_requests_do_not_count_and_failed_ones_do(
+    tight: AsyncTestClient[Litestar], brand: BrandContext
+) -> None:
+    key = brand.bearer(await brand.key("admin"))
+    # A 404 rolls the request's transaction back; the charge was committed before it and stays.
+    for _ in range(KEY_BURST):
+        assert (await tight.get(f"/v1/stores/{uuid.uuid4()}", headers=key)).status_code == 404
+    for _ in range(5):
+        assert (await tight.get("/v1/brand", headers=key)).status_code == 429
+    async with brand.sessions() as session:
+        level = await session.scalar(
+            text("SELECT level FROM request_budgets WHERE brand_id = :b AND subject LIKE 'key:%'"), {"b": brand.id}
+        )
+    assert level is not None
+    assert level <= KEY_BURST
+    # Had the refusals counted, the bucket would still be over the brim after draining KEY_BURST requests' worth.
+    await _age_budgets(brand, KEY_BURST // KEY_RATE)
+    assert (await tight.get("/v1/brand", headers=key)).status_code == 200
+
+
+async def test_a_member_token_has_a_budget_of_its_own(tight: AsyncTestClient[Litestar], brand: BrandContext) -> None:
+    first, second = (await brand.member())["id"], (await brand.member())["id"]
+    token = brand.bearer(await brand.member_token(first))
+    for _ in range(MEMBER_BURST):
+        answer = await tight.get("/v1/members/me", headers=token)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["ratelimit-policy"].startswith('"member";')
+    refused = await tight.get("/v1/members/me", headers=token)
+    assert refused.status_code == 429
+    assert refused.headers["ratelimit"].startswith('"member";r=0;')
+    assert (
+        await tight.get("/v1/members/me", headers=brand.bearer(await brand.member_token(second)))
+    ).status_code == 200
+    # A revoked token is refused as before, and charges nothing.
+    assert (await brand.client.delete(f"/v1/members/{first}", headers=brand.admin)).status_code == 204
+    assert (await tight.get("/v1/members/me", headers=token)).status_code == 401
+
+
+def test_a_budget_needs_a_burst_and_a_rate() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Budget("key", 0, 10)
+    with pytest.raises(ValueError, match="at least 1"):
+        Budget("member", 10, 0)
