@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 
 from tests.conftest import BrandContext
-from tests.scenes import Scene
+from tests.scenes import PARIS, Scene, offset
 from tests.test_offer_eligibility import fence_at, offer, shop, visit
 from tests.test_offers_crud import campaign
 
@@ -34,6 +34,13 @@ class Shop:
         assert answer.status_code == 201, answer.text
         coupon: dict[str, Any] = answer.json()
         return coupon
+
+    async def revisit(self) -> None:
+        """Leave the store and come back, two minutes each way: a fresh grant of an offer that grants on every
+        visit (a grant is claimed once)."""
+        await self.scene.ok(*offset(*PARIS, 0, 1000), after_s=120)
+        back = await self.scene.ok(*PARIS, after_s=120)
+        assert self.offer["id"] in {o["offer_id"] for o in back["offers"]}, back
 
     async def redeem(self, code: str, headers: dict[str, str] | None = None, **body: Any) -> Any:
         return await self.brand.client.post(

@@ -103,9 +103,11 @@ async def test_withdrawn_marketing_consent_stops_claims(brand: BrandContext) -> 
 
 
 async def test_per_member_and_per_day_limits(brand: BrandContext) -> None:
-    shop = await open_shop(brand, limits={"per_member": 3, "per_member_per_day": 2})
+    shop = await open_shop(brand, limits={"per_member": 3, "per_member_per_day": 2, "grants": "every_visit"})
     await shop.claimed()
+    await shop.revisit()
     await shop.claimed()
+    await shop.revisit()
     today = await shop.claim()
     assert (today.status_code, today.json()["code"], today.json()["limit"]) == (
         409,
@@ -117,7 +119,8 @@ async def test_per_member_and_per_day_limits(brand: BrandContext) -> None:
     await scalar(
         brand, "UPDATE member_offer_claims SET day = day - 1 WHERE offer_id = :o RETURNING 1", o=shop.offer["id"]
     )
-    await shop.claimed()
+    await shop.claimed()  # the grant a refused claim left unspent
+    await shop.revisit()
     done = await shop.claim()
     assert (done.status_code, done.json()["code"], done.json()["limit"]) == (409, "member_limit", "per_member")
     assert "retry-after" not in done.headers
@@ -125,18 +128,22 @@ async def test_per_member_and_per_day_limits(brand: BrandContext) -> None:
 
 
 async def test_the_total_limit_and_changing_it(brand: BrandContext) -> None:
-    shop = await open_shop(brand, limits={"total": 2})
+    shop = await open_shop(brand, limits={"total": 2, "grants": "every_visit"})
     await shop.claimed()
+    await shop.revisit()
     await shop.claimed()
+    await shop.revisit()
     exhausted = await shop.claim()
     assert (exhausted.status_code, exhausted.json()["code"]) == (409, "offer_exhausted")
     url = f"/v1/offers/{shop.offer['id']}"
-    raised = await brand.client.patch(url, json={"limits": {"total": 3}}, headers=brand.admin)
+    raised = await brand.client.patch(url, json={"limits": {"total": 3, "grants": "every_visit"}}, headers=brand.admin)
     assert raised.status_code == 200, raised.text
-    await shop.claimed()
+    await shop.claimed()  # the grant the refused claim left unspent
+    await shop.revisit()
     assert (await shop.claim()).status_code == 409
     # Lowering it below what was issued keeps the coupons and allows no more; no limit allows any number.
-    assert (await brand.client.patch(url, json={"limits": {"total": 1}}, headers=brand.admin)).status_code == 200
+    lowered = await brand.client.patch(url, json={"limits": {"total": 1, "grants": "every_visit"}}, headers=brand.admin)
+    assert lowered.status_code == 200
     assert (await shop.claim()).json()["code"] == "offer_exhausted"
     assert (await brand.client.patch(url, json={"limits": {}}, headers=brand.admin)).status_code == 200
     await shop.claimed()
@@ -203,8 +210,11 @@ async def test_an_idempotent_claim_is_replayed_not_repeated(brand: BrandContext)
 
 
 async def test_coupon_lists_filter_by_status_and_page(brand: BrandContext) -> None:
-    shop = await open_shop(brand)
-    made = [(await shop.claimed())["id"] for _ in range(3)]
+    shop = await open_shop(brand, limits={"grants": "every_visit"})
+    made = [(await shop.claimed())["id"]]
+    for _ in range(2):
+        await shop.revisit()
+        made.append((await shop.claimed())["id"])
     await scalar(
         brand,
         "UPDATE coupons SET expires_at = claimed_at + interval '1 millisecond' WHERE id = :i RETURNING 1",

@@ -21,7 +21,7 @@ from solomo.coupons.till import TillService
 from solomo.db.engine import make_engine
 from solomo.errors import ApiError
 from tests.conftest import BrandContext
-from tests.coupon_helpers import open_shop, scalar
+from tests.coupon_helpers import Shop, open_shop, scalar
 
 CONNECTIONS = 40
 
@@ -84,9 +84,20 @@ async def eligible_members(brand: BrandContext, offer_id: str, store_id: str, co
     return ids
 
 
-def claim_by(brand: BrandContext, member: uuid.UUID, offer_id: str) -> Callable[[AsyncSession], Awaitable[Any]]:
+def claim_by(
+    brand: BrandContext, member: uuid.UUID, offer_id: str, share_code: str | None = None
+) -> Callable[[AsyncSession], Awaitable[Any]]:
     principal = Principal(brand.id, Role.MEMBER, member_id=member)
-    return lambda session: ClaimService(session, principal).claim(uuid.UUID(offer_id), None)
+    return lambda session: ClaimService(session, principal).claim(uuid.UUID(offer_id), share_code)
+
+
+async def share_code(shop: Shop) -> str:
+    """The shop member's share code for its (shareable) offer. A grant is claimed once, so the races on a
+    member's limits claim through a share code, which needs no grant and is held to the same limits."""
+    made = await shop.brand.client.post(f"/v1/offers/{shop.offer['id']}/shares", headers=shop.scene.headers)
+    assert made.status_code == 201, made.text
+    code: str = made.json()["code"]
+    return code
 
 
 async def test_two_hundred_claims_on_fifty_coupons(brand: BrandContext, pool: async_sessionmaker[AsyncSession]) -> None:
@@ -102,20 +113,30 @@ async def test_two_hundred_claims_on_fifty_coupons(brand: BrandContext, pool: as
     assert await scalar(brand, "SELECT count(*) FROM member_offer_claims WHERE offer_id = :o", o=offer) == 50
 
 
+async def test_ten_claims_on_one_grant(brand: BrandContext, pool: async_sessionmaker[AsyncSession]) -> None:
+    shop = await open_shop(brand, eligible=False)  # no limits: the grant is all that bounds them
+    (member,) = await eligible_members(brand, shop.offer["id"], shop.scene.store["id"], 1)
+    outcomes = await race(pool, [claim_by(brand, member, shop.offer["id"]) for _ in range(10)])
+    assert outcomes == Counter({"ok": 1, "not_eligible": 9})
+    assert await scalar(brand, "SELECT count(*) FROM coupons WHERE member_id = :m", m=member) == 1
+
+
 async def test_one_members_ten_claims_on_a_limit_of_one(
     brand: BrandContext, pool: async_sessionmaker[AsyncSession]
 ) -> None:
-    shop = await open_shop(brand, eligible=False, limits={"per_member": 1})
+    shop = await open_shop(brand, eligible=False, shareable=True, limits={"per_member": 1})
     (member,) = await eligible_members(brand, shop.offer["id"], shop.scene.store["id"], 1)
-    outcomes = await race(pool, [claim_by(brand, member, shop.offer["id"]) for _ in range(10)])
+    code = await share_code(shop)
+    outcomes = await race(pool, [claim_by(brand, member, shop.offer["id"], code) for _ in range(10)])
     assert outcomes == Counter({"ok": 1, "member_limit": 9})
     assert await scalar(brand, "SELECT count(*) FROM coupons WHERE member_id = :m", m=member) == 1
 
 
 async def test_one_members_claims_on_a_daily_limit(brand: BrandContext, pool: async_sessionmaker[AsyncSession]) -> None:
-    shop = await open_shop(brand, eligible=False, limits={"per_member_per_day": 3, "total": 100})
+    shop = await open_shop(brand, eligible=False, shareable=True, limits={"per_member_per_day": 3, "total": 100})
     (member,) = await eligible_members(brand, shop.offer["id"], shop.scene.store["id"], 1)
-    outcomes = await race(pool, [claim_by(brand, member, shop.offer["id"]) for _ in range(12)])
+    code = await share_code(shop)
+    outcomes = await race(pool, [claim_by(brand, member, shop.offer["id"], code) for _ in range(12)])
     assert outcomes == Counter({"ok": 3, "member_limit": 9})
 
 

@@ -95,7 +95,7 @@ async def test_place_rules(scene: Scene) -> None:
     elsewhere_store = await scene.brand.store(2.40, 48.87)
     elsewhere = await fence_at(scene, (2.40, 48.87), store=elsewhere_store)
     c = await campaign(scene.brand)
-    everywhere = await offer(scene, c["id"])
+    everywhere = await offer(scene, c["id"], limits={"grants": "every_visit"})  # granted at both stores today
     this_store = await offer(scene, c["id"], where={"target": "stores", "store_ids": [scene.store["id"]]})
     other_store = await offer(scene, c["id"], where={"target": "stores", "store_ids": [elsewhere_store["id"]]})
     this_fence = await offer(scene, c["id"], where={"target": "geofences", "geofence_ids": [here["id"]]})
@@ -204,8 +204,9 @@ async def test_flagged_checkins_grant_nothing(scene: Scene) -> None:
 async def test_impressions_count_once_per_member_offer_and_day(scene: Scene) -> None:
     await fence_at(scene)
     c = await campaign(scene.brand)
-    await offer(scene, c["id"])
-    await offer(scene, c["id"], title="second")
+    # Granted again on the second visit (a daily grant would not be, nor shown), yet counted once today.
+    await offer(scene, c["id"], limits={"grants": "every_visit"})
+    await offer(scene, c["id"], title="second", limits={"grants": "every_visit"})
     assert len((await scene.ok(*PARIS))["offers"]) == 2
     assert len((await visit(scene))["offers"]) == 2
     assert await impressions(scene) == 2

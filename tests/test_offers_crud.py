@@ -105,7 +105,7 @@ async def test_offer_round_trip_with_every_section(brand: BrandContext) -> None:
             "redeemable_at": "targeted_stores",
             "requires_visit": True,
         },
-        limits={"total": 100, "per_member": 2, "per_member_per_day": 1},
+        limits={"total": 100, "per_member": 2, "per_member_per_day": 1, "grants": "every_visit"},
         shareable=True,
     )
     answer = await brand.client.post("/v1/offers", json=body, headers=brand.admin)

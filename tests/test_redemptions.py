@@ -66,7 +66,7 @@ async def test_look_up_redeem_void_and_redeem_again(brand: BrandContext) -> None
 
 
 async def test_expired_cancelled_and_unknown_codes(brand: BrandContext, other_brand: BrandContext) -> None:
-    shop = await open_shop(brand)
+    shop = await open_shop(brand, limits={"grants": "every_visit"})
     coupon = await shop.claimed()
     await scalar(
         brand,
@@ -78,6 +78,7 @@ async def test_expired_cancelled_and_unknown_codes(brand: BrandContext, other_br
     assert (expired.status_code, expired.json()["code"]) == (410, "expired")
     assert expired.json()["expires_at"] is not None
 
+    await shop.revisit()
     fresh = await shop.claimed()
     mistyped = fresh["code"][:-1] + ("0" if fresh["code"][-1] != "0" else "1")
     typo = await shop.redeem(mistyped)
@@ -203,13 +204,14 @@ async def test_void_rules(brand: BrandContext) -> None:
 
 
 async def test_a_store_with_redemptions_is_archived_not_deleted(brand: BrandContext) -> None:
-    shop = await open_shop(brand)
+    shop = await open_shop(brand, limits={"grants": "every_visit"})
     elsewhere = await brand.store(*PARIS, name="Redeemed here")
     coupon = await shop.claimed()
     assert (await shop.redeem(coupon["code"], store_id=elsewhere["id"])).status_code == 201
     assert (await brand.client.delete(f"/v1/stores/{elsewhere['id']}", headers=brand.admin)).status_code == 204
     archived = (await brand.client.get(f"/v1/stores/{elsewhere['id']}", headers=brand.admin)).json()
     assert archived["archived_at"] is not None
+    await shop.revisit()
     next_coupon = await shop.claimed()
     at_archived = await shop.redeem(next_coupon["code"], store_id=elsewhere["id"])
     assert (at_archived.status_code, at_archived.json()["code"]) == (422, "store_archived")

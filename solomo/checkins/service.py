@@ -1,4 +1,5 @@
-"""Check-ins: the hot path is one call to the SQL function ``solomo_record_check_in`` (migration 0007).
+"""Check-ins: the hot path is one call to the SQL function ``solomo_record_check_in``, whose header states the
+rules (matching, flags, late fixes, fence state, grants).
 
 Python checks only what needs no database (the point, the time window); matching, fraud flags, fence
 state, rate limit and consent are decided in SQL, in one round trip, under a lock on the member row.

@@ -107,12 +107,34 @@ class CouponTerms(Input):
     ] = False
 
 
+Grants = Literal["daily", "every_visit"]
+
+
 class Limits(Input):
+    """How many coupons, and how often a visit makes the offer claimable.
+
+    A check-in that fires the offer's trigger at one of its places *grants* it to the member for the brand's
+    eligibility window, counted from the check-in's ``recorded_at``; each grant allows one claim. ``grants`` says
+    how often that happens, and the counts below cap the coupons on top of it (a share code needs no grant, so
+    they are what bounds claims made through shares).
+    """
+
     total: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647, description="Coupons in all.")] | None = None
     per_member: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
     per_member_per_day: (
         Annotated[int, msgspec.Meta(ge=1, le=1_000_000, description="Per member per brand-local day.")] | None
     ) = None
+    grants: Annotated[
+        Grants,
+        msgspec.Meta(
+            description=(
+                "`daily`: the first qualifying check-in of each brand-local day grants the offer to the member, and"
+                " leaving and coming back that day grants nothing more (no new claim, no longer window), so a"
+                " member gets at most one coupon a day from visits. `every_visit`: every later enter (or dwell)"
+                " grants it again, one claim each, as for a stamp card; per-member limits still apply."
+            )
+        ),
+    ] = "daily"
 
 
 class OfferCreate(Input):

@@ -84,7 +84,10 @@ def offer_out(offer: Offer) -> OfferOut:
             requires_visit=offer.requires_visit,
         ),
         limits=Limits(
-            total=offer.total_limit, per_member=offer.per_member_limit, per_member_per_day=offer.per_member_daily_limit
+            total=offer.total_limit,
+            per_member=offer.per_member_limit,
+            per_member_per_day=offer.per_member_daily_limit,
+            grants=offer.grants,  # type: ignore[arg-type]
         ),
         shareable=offer.shareable,
         created_at=offer.created_at,
@@ -114,6 +117,7 @@ def _section_columns(where: Where, who: Who, when: When, coupon: CouponTerms, li
         "total_limit": limits.total,
         "per_member_limit": limits.per_member,
         "per_member_daily_limit": limits.per_member_per_day,
+        "grants": limits.grants,
     }
 
 

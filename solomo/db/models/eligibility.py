@@ -10,7 +10,8 @@ from solomo.db.base import Base
 
 
 class OfferEligibility(Base):
-    """An offer a member may claim until ``eligible_until``, granted by a check-in that fired its trigger."""
+    """A grant: an offer a member may claim once until ``eligible_until``, made by a check-in that fired its
+    trigger (``solomo_record_check_in``), spent by a claim (``solomo_claim_offer``)."""
 
     __tablename__ = "offer_eligibility"
     __table_args__ = (
@@ -26,6 +27,10 @@ class OfferEligibility(Base):
     checkin_id: Mapped[uuid.UUID]
     granted_at: Mapped[datetime]
     eligible_until: Mapped[datetime]
+    #: The brand-local day a daily grant counts for; null when the offer grants on every visit.
+    grant_day: Mapped[date | None]
+    #: When a claim spent this grant on a coupon; a later grant makes it claimable again.
+    claimed_at: Mapped[datetime | None]
 
 
 class OfferImpression(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index,
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import String
+from sqlalchemy.types import String, Text
 
 from solomo.db.base import Base, created_at, updated_at, uuid_pk
 
@@ -54,6 +54,7 @@ class Offer(Base):
             name="coupon_terms",
         ),
         CheckConstraint("validity_minutes > 0", name="validity_minutes"),
+        CheckConstraint("grants IN ('daily', 'every_visit')", name="grants"),
         CheckConstraint("weekly_hours IS NULL OR jsonb_typeof(weekly_hours) = 'array'", name="weekly_hours"),
         CheckConstraint(
             "coalesce(total_limit, 1) > 0 AND coalesce(per_member_limit, 1) > 0"
@@ -112,6 +113,8 @@ class Offer(Base):
     total_limit: Mapped[int | None]
     per_member_limit: Mapped[int | None]
     per_member_daily_limit: Mapped[int | None]
+    #: How often check-ins grant the offer to one member: once per brand-local day, or on every visit.
+    grants: Mapped[str] = mapped_column(Text, server_default=text("'daily'"))
     shareable: Mapped[bool] = mapped_column(server_default=text("false"))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
