@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 APP_FACTORY = "solomo.app:create_app"
 #: Commands that never touch the database, so they must not start a cluster.
-_NO_DATABASE = {"openapi", "--help", "-h", "--version"}
+_NO_DATABASE = {"openapi", "stop", "--help", "-h", "--version"}
 
 
 def _db_config(app: Litestar) -> Any:
@@ -136,22 +136,45 @@ def run_command(app: Litestar, host: str, port: int, workers: int, demo: bool, m
     from granian import Granian
     from granian.constants import Interfaces
 
+    from solomo.config import get_settings
     from solomo.db.migrate import upgrade
+    from solomo.local_run import check_port_free, registered_server
 
+    check_port_free(host, port)  # before the slow steps, and granian would share the port silently
     if migrate if migrate is not None else _uses_local_cluster():
         upgrade(_database_url(app))
     if demo:
         _print_demo(_load_demo(app), host, port)
-    click.echo(f"Serving on http://{host}:{port} (docs at /schema) with {workers} worker(s)")
-    Granian(
-        APP_FACTORY,
-        factory=True,
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        log_access=False,
-    ).serve()
+    check_port_free(host, port)  # taken while the demo loaded?
+    stops = "Ctrl-C stops it" + (" and the local PostGIS it started" if _uses_local_cluster() else "")
+    click.echo(f"Serving on http://{host}:{port} (docs at /schema) with {workers} worker(s); {stops}.")
+    with registered_server(get_settings().local_dir, host, port):
+        Granian(
+            APP_FACTORY,
+            factory=True,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            log_access=False,
+        ).serve()
+
+
+@click.command("stop", help="Stop this checkout's servers (`solomo run`, `./dev demo`) and its local PostGIS cluster.")
+def stop_command() -> None:
+    from solomo.config import get_settings
+    from solomo.db.cluster import ClusterError, stop_dev_cluster
+    from solomo.local_run import stop_servers
+
+    local_dir = get_settings().local_dir
+    for stopped in stop_servers(local_dir):
+        click.echo(f"stopped {stopped}")
+    try:
+        if local_dir.is_dir() and stop_dev_cluster(local_dir):
+            click.echo("stopped the local PostGIS cluster")
+    except ClusterError as exc:  # no PostgreSQL installed: no cluster can be running
+        click.echo(f"no local cluster to stop ({exc})")
+    click.echo("nothing of this checkout is running now")
 
 
 @click.command("demo", help="Load the demo brand (idempotent) and print its keys.")
@@ -399,8 +422,8 @@ def _add_commands(group: click.Group) -> None:
     from advanced_alchemy.extensions.litestar.cli import database_group
 
     for command in (
-        run_command, demo_command, brands_group, keys_group, geofences_group, maintenance_group, openapi_command,
-        database_group,
+        run_command, stop_command, demo_command, brands_group, keys_group, geofences_group, maintenance_group,
+        openapi_command, database_group,
     ):  # fmt: skip
         group.add_command(command)
 
@@ -411,14 +434,17 @@ def main() -> None:
     args = sys.argv[1:]
     command = next((a for a in args if not a.startswith("-")), None)
     needs_db = command is not None and command not in _NO_DATABASE and "--help" not in args and "-h" not in args
-    if needs_db and _uses_local_cluster():
-        from solomo.config import get_settings
-        from solomo.db.cluster import ClusterError, ensure_dev_cluster
-
-        try:
-            ensure_dev_cluster(get_settings().local_dir)
-        except ClusterError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
     _add_commands(solomo_group)
-    solomo_group(prog_name="solomo")
+    if not (needs_db and _uses_local_cluster()):
+        solomo_group(prog_name="solomo")
+        return
+    from solomo.config import get_settings
+    from solomo.db.cluster import ClusterError, dev_cluster_in_use
+
+    try:
+        # Held while the command runs; a cluster the command started is stopped when it ends, Ctrl-C included.
+        with dev_cluster_in_use(get_settings().local_dir):
+            solomo_group(prog_name="solomo")
+    except ClusterError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

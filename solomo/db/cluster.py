@@ -7,15 +7,18 @@ so it never collides with another cluster on port 5432.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 SUPERUSER = "postgres"
@@ -83,16 +86,48 @@ def postgis_installed(bindir: Path) -> bool:
     return not _missing_packages(bindir)
 
 
+#: How long apt-get waits for the dpkg and lists locks before it gives up.
+APT_LOCK_WAIT_S = 600
+
+
+def _terminal() -> IO[str] | None:
+    """The terminal, when our own output is captured (pytest captures descriptors 1 and 2) and there is one."""
+    if sys.stdout.isatty():
+        return None
+    try:
+        return open("/dev/tty", "w")  # closed by the caller
+    except OSError:
+        return None  # no terminal (CI): the output goes wherever ours goes
+
+
+def _apt_get(*args: str) -> None:
+    """apt-get that waits for a busy package lock and shows its progress on the terminal, even under pytest."""
+    command = ["apt-get", "-o", f"DPkg::Lock::Timeout={APT_LOCK_WAIT_S}", *args]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    terminal = _terminal()
+    with terminal or contextlib.nullcontext():
+        done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, check=False)
+    if done.returncode != 0:
+        msg = (
+            f"`{' '.join(command)}` failed ({done.returncode}); its output is above. If another apt still holds"
+            " the lock, let it finish and run this again."
+        )
+        raise ClusterError(msg)
+
+
 def ensure_postgis(bindir: Path, *, install: bool = True) -> None:
     """Install PostGIS and hll with apt when we may (root on Debian/Ubuntu), else say exactly what is missing."""
     missing = _missing_packages(bindir)
     if not missing:
         return
     if install and _is_root() and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        print(f"Installing {' '.join(missing)} with apt-get …", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+        print(
+            f"Installing {' '.join(missing)} with apt-get; if another apt holds the package lock (unattended"
+            f" upgrades on a fresh machine), waiting for it up to {APT_LOCK_WAIT_S // 60} minutes …",
+            flush=True,
+        )
+        _apt_get("update")
+        _apt_get("install", "-y", *missing)
         if not _missing_packages(bindir):
             return
     msg = f"PostgreSQL {_pg_major(bindir)} lacks extensions: run `sudo apt-get install -y {' '.join(missing)}`"
@@ -212,6 +247,10 @@ class LocalCluster:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
+#: Present while the development cluster runs because this project's code started it (not the user by hand).
+_STARTED_BY_SOLOMO = "cluster.started"
+
+
 @contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
     """Serialise set-up between processes (a demo and a test run started together)."""
@@ -246,20 +285,69 @@ def _postgres_can_reach(local_dir: Path) -> bool:
     return os.access(local_dir, os.W_OK | os.X_OK)
 
 
+def _ready_dev_cluster(local_dir: Path) -> LocalCluster:
+    """Create (first time) and start the development cluster; call under ``cluster.lock``."""
+    cluster = LocalCluster(dev_datadir(local_dir))
+    ensure_postgis(cluster.bindir)
+    if not cluster.initialized:
+        print(f"Creating a local PostGIS cluster in {cluster.datadir} …", flush=True)
+        cluster.init()
+    if not cluster.is_running():
+        cluster.start()
+        (local_dir / _STARTED_BY_SOLOMO).write_text(f"{os.getpid()}\n")
+    return cluster
+
+
 def ensure_dev_cluster(local_dir: Path, dbname: str = "solomo") -> str:
     """Create (first time), start and prepare the development cluster; return its asyncpg URL."""
     with _locked(local_dir / "cluster.lock"):
-        cluster = LocalCluster(dev_datadir(local_dir))
-        ensure_postgis(cluster.bindir)
-        if not cluster.initialized:
-            print(f"Creating a local PostGIS cluster in {cluster.datadir} …", flush=True)
-            cluster.init()
-        cluster.start()
-        return cluster.ensure_database(dbname)
+        return _ready_dev_cluster(local_dir).ensure_database(dbname)
 
 
 def dev_cluster(local_dir: Path) -> LocalCluster:
     return LocalCluster(dev_datadir(local_dir))
+
+
+@contextmanager
+def dev_cluster_in_use(local_dir: Path, dbname: str = "solomo") -> Iterator[str]:
+    """The development cluster, started if need be, for as long as this process uses it; yields its URL.
+
+    Each `solomo` process holds a shared lock on ``cluster.users`` while it runs. When the last one leaves a
+    cluster that a `solomo` command started, it stops it, so Ctrl-C on `./dev demo` leaves nothing running;
+    a cluster that was already running when the first of them came (started by hand) is left as it was.
+    """
+    local_dir.mkdir(parents=True, exist_ok=True)
+    mark = local_dir / _STARTED_BY_SOLOMO
+    with (local_dir / "cluster.users").open("a") as users:
+        with _locked(local_dir / "cluster.lock"):
+            cluster = _ready_dev_cluster(local_dir)
+            url = cluster.ensure_database(dbname)
+            fcntl.flock(users, fcntl.LOCK_SH)
+        try:
+            yield url
+        finally:
+            with _locked(local_dir / "cluster.lock"):
+                fcntl.flock(users, fcntl.LOCK_UN)
+                try:
+                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass  # another solomo process still uses it: the last one out stops it
+                else:
+                    if mark.exists():
+                        print("Stopping the local PostGIS cluster this command started …", flush=True)
+                        cluster.stop()
+                        mark.unlink(missing_ok=True)
+                    fcntl.flock(users, fcntl.LOCK_UN)
+
+
+def stop_dev_cluster(local_dir: Path) -> bool:
+    """Stop the development cluster however it was started; True if it was running."""
+    with _locked(local_dir / "cluster.lock"):
+        cluster = dev_cluster(local_dir)
+        running = cluster.initialized and cluster.is_running()
+        cluster.stop()
+        (local_dir / _STARTED_BY_SOLOMO).unlink(missing_ok=True)
+        return running
 
 
 def throwaway_cluster() -> LocalCluster:
