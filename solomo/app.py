@@ -16,7 +16,6 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from solomo import __version__
@@ -30,6 +29,7 @@ from solomo.config import MIGRATIONS_DIR, Settings, get_settings
 from solomo.coupons.controllers import ClaimController, TillController
 from solomo.coupons.throttle import CodeGuard
 from solomo.db.engine import make_engine, resolve_database_url
+from solomo.docs_ui import docs_asset, docs_page
 from solomo.errors import EXCEPTION_HANDLERS
 from solomo.geofences.controllers import GeofenceController, StoreGeofenceController
 from solomo.input_checks import check_input
@@ -57,7 +57,7 @@ def _openapi() -> OpenAPIConfig:
             "Errors are RFC 9457 problem details with a machine-readable `code`."
         ),
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[docs_page()],  # Swagger UI from the app's own pinned assets (solomo/docs_ui.py)
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         TillController,
         StatsController,
         HeatmapController,
+        docs_asset,
     ]
     code_guard = CodeGuard(engine)
     app = Litestar(
