@@ -4,9 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,11 +117,21 @@ class MemberController(Controller):
     ) -> None:
         await _service(request, db_session).erase(member_id)
 
-    @get("/{member_id:uuid}/export", guards=[ADMIN], summary="Everything held about a member, as JSON")
+    @get(
+        "/{member_id:uuid}/export",
+        guards=[ADMIN],
+        summary="Everything held about a member, as one JSON document, streamed",
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=MemberExport,
+                description="The profile, then every history in full, oldest first (streamed in pages).",
+            )
+        },
+    )
     async def export_member(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], member_id: FromPath[uuid.UUID]
-    ) -> MemberExport:
-        return await _service(request, db_session).export(member_id)
+    ) -> Stream:
+        return Stream(await _service(request, db_session).export(member_id), media_type=MediaType.JSON)
 
     @post(
         "/{member_id:uuid}/social-accounts",

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
 
 from solomo.coupons.schemas import CouponOut, ShareOut
+from solomo.geo.geojson import Point
 from solomo.schemas import Input, Patch
 
 Provider = Literal["wechat", "weibo", "douyin", "qq", "xiaohongshu", "x", "instagram", "facebook", "tiktok"]
@@ -120,8 +121,8 @@ class ConsentEventOut(msgspec.Struct):
     at: datetime
 
 
-class MemberExport(msgspec.Struct):
-    """Everything held about one member (GDPR/PIPL access request)."""
+class MemberExportHead(msgspec.Struct):
+    """The export's profile part, rendered before the histories (``solomo/members/export.py``)."""
 
     member: MemberOut
     consent_history: list[ConsentEventOut]
@@ -130,6 +131,98 @@ class MemberExport(msgspec.Struct):
     exported_at: datetime
     coupons: list[CouponOut]
     shares: list[ShareOut]
+
+
+class CheckinMatchExport(msgspec.Struct):
+    fence_id: uuid.UUID
+    store_id: uuid.UUID
+    event: Literal["enter", "dwell", "exit"] | None
+
+
+class CheckinExport(msgspec.Struct):
+    """A check-in as stored: ``location`` is null once the brand's retention has passed (``coarse_location`` stays)."""
+
+    id: uuid.UUID
+    recorded_at: datetime
+    received_at: datetime
+    location: Point | None
+    coarse_location: Point | None
+    accuracy_m: float
+    mocked: bool
+    source: str | None
+    flags: list[str]
+    flagged_store_ids: list[uuid.UUID] | None
+    matches: list[CheckinMatchExport]
+
+
+class FenceStateExport(msgspec.Struct):
+    fence_id: uuid.UUID
+    inside: bool
+    entered_at: datetime | None
+    dwell_fired: bool
+    last_recorded_at: datetime
+
+
+class EligibilityExport(msgspec.Struct):
+    offer_id: uuid.UUID
+    store_id: uuid.UUID
+    checkin_id: uuid.UUID
+    granted_at: datetime
+    eligible_until: datetime
+    grant_day: date | None
+    claimed_at: datetime | None
+
+
+class ImpressionExport(msgspec.Struct):
+    offer_id: uuid.UUID
+    day: date
+    source: Literal["checkin", "nearby"]
+    shown_at: datetime
+    store_id: uuid.UUID | None
+
+
+class RedemptionExport(msgspec.Struct):
+    id: uuid.UUID
+    coupon_id: uuid.UUID
+    store_id: uuid.UUID
+    redeemed_at: datetime
+    order_amount: float | None
+    voided_at: datetime | None
+    void_reason: str | None
+
+
+class ClaimCounterExport(msgspec.Struct):
+    offer_id: uuid.UUID
+    claimed: int
+    day: date
+    day_claimed: int
+
+
+class FirstVisitExport(msgspec.Struct):
+    store_key: uuid.UUID
+    first_at: datetime
+
+
+class IdempotencyRecordExport(msgspec.Struct):
+    """That a request of the member's was kept for replay (for 24 hours); the answer kept with it is not repeated."""
+
+    route: str
+    key: str
+    status_code: int
+    created_at: datetime
+
+
+class MemberExport(MemberExportHead):
+    """Everything held about one member (GDPR/PIPL access request), streamed: histories come in full, oldest first."""
+
+    checkins: list[CheckinExport]
+    fence_states: list[FenceStateExport]
+    eligibility: list[EligibilityExport]
+    impressions: list[ImpressionExport]
+    redemptions: list[RedemptionExport]
+    claim_counters: list[ClaimCounterExport]
+    first_visits: list[FirstVisitExport]
+    idempotency_records: list[IdempotencyRecordExport]
 
 
 class MemberToken(msgspec.Struct):

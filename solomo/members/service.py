@@ -8,7 +8,7 @@ can never close a cycle between them, taken before any member row is locked (see
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, text, update
@@ -21,13 +21,14 @@ from solomo.checkins.service import CheckinService
 from solomo.coupons.lifecycle import erase_member_coupons, export_member_coupons, merge_member_coupons
 from solomo.db.models import ConsentEvent, Member, SocialAccount
 from solomo.errors import ApiError, conflict, invalid, not_found
+from solomo.members.export import stream_export
 from solomo.members.referral_codes import new_referral_code, normalise
 from solomo.members.schemas import (
     Consent,
     ConsentEventOut,
     ConsentIn,
     ConsentState,
-    MemberExport,
+    MemberExportHead,
     MemberOut,
     MemberPage,
     MemberPatch,
@@ -484,8 +485,13 @@ class MemberService:
             survivor.external_id = external_id
         return await self._render(survivor)
 
-    async def export(self, member_id: uuid.UUID) -> MemberExport:
+    async def export(self, member_id: uuid.UUID) -> AsyncIterator[bytes]:
+        """A 404 now for a member that is not there; then the whole document, streamed (solomo/members/export.py)."""
         member = await self._find(member_id)
+        return stream_export(self.session, self.brand_id, member.id, lambda: self._export_head(member.id))
+
+    async def _export_head(self, member_id: uuid.UUID) -> MemberExportHead:
+        member = await self._find(member_id)  # again: the stream reads in a transaction (and snapshot) of its own
         history = await self.session.scalars(
             select(ConsentEvent)
             .where(ConsentEvent.brand_id == self.brand_id, ConsentEvent.member_id == member.id)
@@ -502,7 +508,7 @@ class MemberService:
             .order_by(Member.id)
         )
         coupons, shares = await export_member_coupons(self.session, self.brand_id, member.id)
-        return MemberExport(
+        return MemberExportHead(
             member=await self._render(member),
             coupons=coupons,
             shares=shares,
