@@ -107,9 +107,14 @@ async def test_a_member_token_has_a_budget_of_its_own(tight: AsyncTestClient[Lit
     assert (
         await tight.get("/v1/members/me", headers=brand.bearer(await brand.member_token(second)))
     ).status_code == 200
-    # A revoked token is refused as before, and charges nothing.
+    # Erasure takes the member's budget with it; the revoked token is refused as before, and charges nothing.
     assert (await brand.client.delete(f"/v1/members/{first}", headers=brand.admin)).status_code == 204
     assert (await tight.get("/v1/members/me", headers=token)).status_code == 401
+    async with brand.sessions() as session:
+        subjects = await session.scalars(
+            text("SELECT subject FROM request_budgets WHERE brand_id = :b"), {"b": brand.id}
+        )
+        assert f"member:{first}" not in set(subjects)
 
 
 def test_a_budget_needs_a_burst_and_a_rate() -> None:

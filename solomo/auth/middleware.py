@@ -23,7 +23,7 @@ from solomo.auth.member_tokens import InvalidMemberTokenError, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
 from solomo.errors import handle_exception
-from solomo.ops.budgets import Budget, charge_sql, level_sql
+from solomo.ops.budgets import Budget, charge_sql, level_sql, member_subject
 
 #: The live key with this hash, charged one request of its budget.
 _KEY_LOOKUP_AND_CHARGE = text(
@@ -136,7 +136,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
                     "member_id": claims.member_id,
                     "brand_id": claims.brand_id,
                     "version": claims.version,
-                    "subject": f"member:{claims.member_id}",
+                    "subject": member_subject(claims.member_id),
                 }
                 | self.member_budget.params,
             )

@@ -19,7 +19,7 @@ from solomo.auth.member_tokens import MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.checkins.service import CheckinService
 from solomo.coupons.lifecycle import erase_member_coupons, export_member_coupons, merge_member_coupons
-from solomo.db.models import ConsentEvent, Member, SocialAccount
+from solomo.db.models import ConsentEvent, Member, RequestBudget, SocialAccount
 from solomo.errors import ApiError, conflict, invalid, not_found
 from solomo.members.export import stream_export
 from solomo.members.referral_codes import new_referral_code, normalise
@@ -38,6 +38,7 @@ from solomo.members.schemas import (
     SocialAccountOut,
 )
 from solomo.offers.lifecycle import erase_member_offers, merge_member_offers
+from solomo.ops.budgets import member_subject
 from solomo.pagination import newest_first_page, split_page
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
@@ -545,6 +546,11 @@ class MemberService:
                 consent_marketing_at=None,
                 token_version=Member.token_version + 1,
                 updated_at=func.now(),
+            )
+        )
+        await self.session.execute(
+            delete(RequestBudget).where(
+                RequestBudget.brand_id == self.brand_id, RequestBudget.subject.in_([member_subject(i) for i in ids])
             )
         )
         await CheckinService(self.session, self.principal).erase_members(ids)

@@ -28,6 +28,11 @@ from solomo.errors import ApiError
 DRAINED_LEVEL = "greatest(b.level - extract(epoch FROM now() - b.at) * :rate, 0)"
 
 
+def member_subject(member_id: object) -> str:
+    """How a member token's budget is named (an API key's is ``key:<id>``)."""
+    return f"member:{member_id}"
+
+
 def charge_sql(source: str, brand_id: str, subject: str) -> str:
     """A data-modifying CTE member ``charged`` adding one to the budget of each row of ``source`` (expressions
     ``brand_id`` and ``subject`` over it), unless that would lift the level above ``:burst``; it returns the new
