@@ -28,7 +28,8 @@ from solomo.cli import SolomoCLIPlugin
 from solomo.config import MIGRATIONS_DIR, Settings, get_settings
 from solomo.coupons.controllers import ClaimController, TillController
 from solomo.coupons.throttle import CodeGuard
-from solomo.db.engine import make_engine, resolve_database_url
+from solomo.db.engine import DbLimits, make_engine, resolve_database_url
+from solomo.db.transactions import RetryConflicts, close_session_handler, session_dependency
 from solomo.docs_ui import docs_asset, docs_page
 from solomo.errors import EXCEPTION_HANDLERS
 from solomo.geofences.controllers import GeofenceController, StoreGeofenceController
@@ -77,11 +78,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     url = database_url or resolve_database_url(settings, start_local=False)
-    engine = make_engine(url, pool_size=settings.pool_size)
+    limits = DbLimits.from_settings(settings)
+    engine = make_engine(url, pool_size=settings.pool_size, limits=limits)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler="autocommit",
+        # `db_session` is ours (solomo.db.transactions): it commits before the answer is sent.
+        session_dependency_key="unmanaged_db_session",
         create_all=False,
         alembic_config=AlembicAsyncConfig(
             script_location=str(MIGRATIONS_DIR),
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             render_as_batch=False,
         ),
     )
+    db_config.before_send_handler = close_session_handler(db_config.session_scope_key)
     codec = MemberTokenCodec(
         settings.member_token_keys,
         settings.member_token_active_kid,
@@ -104,7 +108,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     def stats_folds(_: Litestar) -> AbstractAsyncContextManager[None]:
         if settings.stats_fold_seconds <= 0:
             return contextlib.nullcontext()
-        return background_folds(engine, settings.stats_fold_seconds)
+        # Folds are background reports: their own connection, with the report statement timeout.
+        fold_engine = make_engine(
+            url, pool_size=1, limits=limits.with_statement_timeout(settings.db_report_statement_timeout_ms)
+        )
+        return background_folds(fold_engine, settings.stats_fold_seconds)
 
     route_handlers: list[Any] = [
         live,
@@ -125,11 +133,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         HeatmapController,
         docs_asset,
     ]
-    code_guard = CodeGuard(engine)
+    code_guard = CodeGuard()
     app = Litestar(
         route_handlers=route_handlers,
         plugins=[SQLAlchemyPlugin(config=db_config), SolomoCLIPlugin()],
         dependencies={
+            "db_session": session_dependency(db_config, settings.db_report_statement_timeout_ms),
             "member_token_codec": Provide(lambda: codec, use_cache=True, sync_to_thread=False),
             "code_guard": Provide(lambda: code_guard, use_cache=True, sync_to_thread=False),
         },
@@ -143,6 +152,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 member_budget=Budget("member", settings.rate_limit_member_burst, settings.rate_limit_member_per_second),
                 exclude=UNAUTHENTICATED,
             ),
+            RetryConflicts,
         ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         openapi_config=_openapi(),

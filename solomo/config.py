@@ -90,6 +90,17 @@ class Settings:
     log_level: str = "INFO"
     #: Seconds between background folds of the stats journal into the rollups (0: only when stats are read).
     stats_fold_seconds: int = 5
+    #: Bounds on the app's database work, so a held lock or a stalled server answers 503 instead of queueing
+    #: every request: a statement's run time (reports get the longer one), a wait for a row lock, an open
+    #: transaction left idle, a wait for a pooled connection, and a new connection's handshake.
+    db_statement_timeout_ms: int = 5_000
+    db_report_statement_timeout_ms: int = 60_000
+    db_lock_timeout_ms: int = 2_000
+    db_idle_in_transaction_timeout_ms: int = 15_000
+    db_pool_timeout_ms: int = 1_500
+    db_connect_timeout_ms: int = 3_000
+    #: /health/ready answers within about this long, whatever the database does.
+    health_timeout_ms: int = 1_000
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -115,6 +126,13 @@ class Settings:
             pool_size=_int_env("SOLOMO_DB_POOL_SIZE", 20),
             log_level=os.environ.get("SOLOMO_LOG_LEVEL", "INFO").upper(),
             stats_fold_seconds=_int_env("SOLOMO_STATS_FOLD_SECONDS", 5),
+            db_statement_timeout_ms=_int_env("SOLOMO_DB_STATEMENT_TIMEOUT_MS", 5_000),
+            db_report_statement_timeout_ms=_int_env("SOLOMO_DB_REPORT_STATEMENT_TIMEOUT_MS", 60_000),
+            db_lock_timeout_ms=_int_env("SOLOMO_DB_LOCK_TIMEOUT_MS", 2_000),
+            db_idle_in_transaction_timeout_ms=_int_env("SOLOMO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 15_000),
+            db_pool_timeout_ms=_int_env("SOLOMO_DB_POOL_TIMEOUT_MS", 1_500),
+            db_connect_timeout_ms=_int_env("SOLOMO_DB_CONNECT_TIMEOUT_MS", 3_000),
+            health_timeout_ms=_int_env("SOLOMO_HEALTH_TIMEOUT_MS", 1_000),
         )
 
 

@@ -37,9 +37,9 @@ from litestar.status_codes import (
 )
 from sqlalchemy import exc as sa_exc
 
+from solomo.db.faults import DatabaseFault, database_fault, mark_for_retry
+
 PROBLEM_JSON = "application/problem+json"
-#: Failures to reach PostgreSQL (refused, socket gone, pool timeout): a 503 the client may retry, not a 500.
-_DATABASE_DOWN = (OSError, sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 logger = logging.getLogger("solomo.errors")
 
 _TITLES = {
@@ -204,6 +204,9 @@ def problem_response(
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """The one exception handler: everything the API answers with an error goes through here."""
+    if isinstance(exc, ExceptionGroup) and exc.exceptions:
+        # Dependency clean-ups running side by side group their errors; the first one is the answer.
+        return handle_exception(request, exc.exceptions[0])
     if isinstance(exc, ApiError):
         return problem_response(
             request,
@@ -250,17 +253,21 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return problem_response(
             request, HTTP_422_UNPROCESSABLE_ENTITY, "invalid_value", "A value was refused as malformed"
         )
-    if isinstance(exc, _DATABASE_DOWN):
-        logger.error("database unavailable", exc_info=exc)
-        return problem_response(
-            request,
-            HTTP_503_SERVICE_UNAVAILABLE,
-            "database_unavailable",
-            "The database cannot be reached; try again shortly",
-            headers={"Retry-After": "5"},
-        )
+    fault = database_fault(exc)
+    if fault is not None:
+        return _database_fault_response(request, exc, fault)
     logger.exception("unhandled error", exc_info=exc)
     return problem_response(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred")
+
+
+def _database_fault_response(request: Request[Any, Any, Any], exc: Exception, fault: DatabaseFault) -> Response[Any]:
+    """Lost, refused or timed-out connections and lost races: a 503 the client may retry, never a 500."""
+    if fault.retryable:
+        mark_for_retry(request.scope)  # type: ignore[arg-type]
+    logger.warning("database fault %s: %s", fault.code, exc)
+    return problem_response(
+        request, HTTP_503_SERVICE_UNAVAILABLE, fault.code, fault.detail, headers={"Retry-After": str(fault.retry_after)}
+    )
 
 
 EXCEPTION_HANDLERS: Mapping[type[Exception] | int, Any] = {Exception: handle_exception}

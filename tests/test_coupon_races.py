@@ -147,7 +147,7 @@ async def test_twenty_tills_scan_one_code(
     coupon = await shop.claimed()
     key_id = await scalar(brand, "SELECT id FROM api_keys WHERE brand_id = :b LIMIT 1", b=brand.id)
     till = Principal(brand.id, Role.ADMIN, key_id=key_id)
-    guard = CodeGuard(race_engine)
+    guard = CodeGuard()
     request = RedemptionIn(code=coupon["code"], store_id=uuid.UUID(shop.scene.store["id"]))
     outcomes = await race(pool, [lambda s: TillService(s, till, guard).redeem(request) for _ in range(20)])
     assert outcomes == Counter({"ok": 1, "already_redeemed": 19})

@@ -107,7 +107,8 @@ class TillService:
         return self.principal.key_id
 
     async def _failed(self) -> None:
-        await self.guard.failed(self.brand_id, caller_of(self.principal))
+        """The failed look-up or redemption wrote nothing, so committing here commits only the failure."""
+        await self.guard.failed(self.session, self.brand_id, caller_of(self.principal))
 
     @property
     def _guarded(self) -> dict[str, object]:
