@@ -26,7 +26,7 @@ from solomo import __version__
 
 if TYPE_CHECKING:
     from litestar import Litestar
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 T = TypeVar("T")
 APP_FACTORY = "solomo.app:create_app"
@@ -40,20 +40,35 @@ def _db_config(app: Litestar) -> Any:
     return app.plugins.get(SQLAlchemyPlugin).config[0]
 
 
-def _in_session(app: Litestar, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction on the app's engine."""
+def _with_engine(app: Litestar, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run ``work`` on an engine of the command's own, on the app's database.
+
+    Not the app's engine: its statement and lock timeouts bound API requests, while command-line work (loading
+    the demo, rebuilding a brand's stats, purging) may rightly run for minutes.
+    """
+    from solomo.db.engine import make_engine
 
     async def runner() -> T:
-        config = _db_config(app)
+        engine = make_engine(_database_url(app), pool_size=2)
         try:
-            async with config.get_session() as session:
-                result = await work(session)
-                await session.commit()
-                return result
+            return await work(engine)
         finally:
-            await config.get_engine().dispose()
+            await engine.dispose()
 
     return asyncio.run(runner())
+
+
+def _in_session(app: Litestar, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    async def in_session(engine: AsyncEngine) -> T:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+
+    return _with_engine(app, in_session)
 
 
 def _database_url(app: Litestar) -> str:
@@ -72,28 +87,12 @@ def _load_demo(app: Litestar) -> Any:
     from solomo.demo import load_demo
     from solomo.stats.rollups import rebuild_brand
 
-    async def partitions() -> None:
-        # The demo's month of check-ins reaches into last month: its partition first, then this one and ahead.
-        engine = _db_config(app).get_engine()
-        try:
-            await ensure_partitions(
-                engine, months_ahead=4, today=datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
-            )
-        finally:
-            await engine.dispose()
-
-    asyncio.run(partitions())
+    # The demo's month of check-ins reaches into last month: its partition first, then this one and ahead.
+    last_month = datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
+    _with_engine(app, lambda engine: ensure_partitions(engine, months_ahead=4, today=last_month))
     info = _in_session(app, load_demo)
-
-    async def rebuild() -> None:
-        # The demo writes its month of history as raw rows; its stats are folded from them.
-        engine = _db_config(app).get_engine()
-        try:
-            await rebuild_brand(engine, info.brand_id)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(rebuild())
+    # The demo writes its month of history as raw rows; its stats are folded from them.
+    _with_engine(app, lambda engine: rebuild_brand(engine, info.brand_id))
     return info
 
 
@@ -323,14 +322,7 @@ def maintenance_group() -> None:
 def maintenance_purge(app: Litestar, batch: int, delete_coordinates: bool) -> None:
     from solomo.checkins.retention import purge
 
-    async def work() -> Any:
-        engine = _db_config(app).get_engine()
-        try:
-            return await purge(engine, batch=batch, keep_coarse=not delete_coordinates)
-        finally:
-            await engine.dispose()
-
-    report = asyncio.run(work())
+    report = _with_engine(app, lambda engine: purge(engine, batch=batch, keep_coarse=not delete_coordinates))
     verb = "deleted" if delete_coordinates else "coarsened"
     click.echo(f"{verb} the coordinates of {report.coarsened} check-ins")
     click.echo(f"removed {report.expired_keys} expired idempotency keys")
@@ -341,14 +333,8 @@ def maintenance_purge(app: Litestar, batch: int, delete_coordinates: bool) -> No
 def maintenance_partitions(app: Litestar, months_ahead: int) -> None:
     from solomo.checkins.retention import ensure_partitions
 
-    async def work() -> list[str]:
-        engine = _db_config(app).get_engine()
-        try:
-            return await ensure_partitions(engine, months_ahead=months_ahead)
-        finally:
-            await engine.dispose()
-
-    for line in asyncio.run(work()) or ["all partitions exist"]:
+    made = _with_engine(app, lambda engine: ensure_partitions(engine, months_ahead=months_ahead))
+    for line in made or ["all partitions exist"]:
         click.echo(line)
 
 
@@ -360,20 +346,14 @@ def maintenance_partitions(app: Litestar, months_ahead: int) -> None:
 def maintenance_rebuild_stats(app: Litestar, brand_id: str | None) -> None:
     from solomo.stats.rollups import rebuild_all
 
-    async def work() -> dict[uuid.UUID, int]:
-        engine = _db_config(app).get_engine()
-        try:
-            return await rebuild_all(engine, uuid.UUID(brand_id) if brand_id else None)
-        finally:
-            await engine.dispose()
-
     if brand_id is not None:
         try:
             uuid.UUID(brand_id)
         except ValueError as exc:
             raise click.BadParameter(f"{brand_id!r} is not a brand id", param_hint="--brand") from exc
     started = time.perf_counter()
-    for brand, events in asyncio.run(work()).items():
+    rebuilt = _with_engine(app, lambda engine: rebuild_all(engine, uuid.UUID(brand_id) if brand_id else None))
+    for brand, events in rebuilt.items():
         click.echo(f"brand {brand}: rebuilt from {events} events")
     click.echo(f"done in {time.perf_counter() - started:.1f} s")
 

@@ -11,8 +11,13 @@ from pathlib import Path
 SOLOMO = str(Path(sys.executable).parent / "solomo")
 
 
-def run_solomo(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOLOMO_DATABASE_URL": database_url, "SOLOMO_MEMBER_TOKEN_KEYS": "cli:" + "c" * 40}
+def run_solomo(database_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SOLOMO_DATABASE_URL": database_url,
+        "SOLOMO_MEMBER_TOKEN_KEYS": "cli:" + "c" * 40,
+        **(env or {}),
+    }
     return subprocess.run([SOLOMO, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
 
 

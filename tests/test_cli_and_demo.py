@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, timedelta
 
@@ -14,6 +15,7 @@ from solomo.demo import DEMO_KEYS, load_demo
 from solomo.demo_checkins import DEMO_CHECKINS
 from solomo.stats.rollups import rebuild_brand
 from tests.cli import run_solomo, run_solomo_async
+from tests.conftest import BrandContext
 
 
 async def test_brands_create_prints_a_working_admin_key(database_url: str, client: AsyncTestClient[Litestar]) -> None:
@@ -56,6 +58,18 @@ def test_solomo_help_shows_solomos_own_commands(database_url: str) -> None:
     assert run_solomo(database_url, "--version").stdout.strip() == f"solomo, version {__version__}"
     migrations = run_solomo(database_url, "database", "show-current-revision")
     assert migrations.returncode == 0, migrations.stderr
+
+
+async def test_command_line_work_is_not_bound_by_the_api_statement_timeout(
+    database_url: str, brand: BrandContext
+) -> None:
+    """Rebuilding stats (or loading the demo) runs longer than an API request may: not on the app's engine."""
+    tight = {"SOLOMO_DB_STATEMENT_TIMEOUT_MS": "1", "SOLOMO_DB_LOCK_TIMEOUT_MS": "1"}
+    done = await asyncio.to_thread(
+        run_solomo, database_url, "maintenance", "rebuild-stats", "--brand", str(brand.id), env=tight
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"brand {brand.id}: rebuilt" in done.stdout
 
 
 def test_openapi_check_passes_on_the_committed_file(database_url: str) -> None:
