@@ -37,7 +37,7 @@ from solomo.input_checks import check_input
 from solomo.members.controllers import MemberController
 from solomo.offers.controllers import CampaignController, OfferController
 from solomo.ops.budgets import Budget
-from solomo.ops.health import live, migration_heads, ready
+from solomo.ops.health import HEALTH_TIMEOUT_STATE, live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
 from solomo.ops.metrics import metrics_controller, prometheus_config
 from solomo.stats.controllers import StatsController
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     def on_startup(app: Litestar) -> None:
         app.state.migration_heads = migration_heads()
+        app.state[HEALTH_TIMEOUT_STATE] = settings.health_timeout_ms
 
     def stats_folds(_: Litestar) -> AbstractAsyncContextManager[None]:
         if settings.stats_fold_seconds <= 0:

@@ -113,7 +113,7 @@ async def test_forty_parallel_unknown_codes_get_429s_fast_and_other_brands_are_s
 async def test_a_pool_wait_answers_503_after_the_pool_timeout(
     settings: Settings, database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    limits = {"pool_size": 1, "db_pool_timeout_ms": 300, "db_lock_timeout_ms": 5000}
+    limits = {"pool_size": 1, "db_pool_timeout_ms": 800, "db_lock_timeout_ms": 5000, "health_timeout_ms": 300}
     async with limited_client(settings, database_url, **limits) as client:
         brand = await make_brand(client, sessions, "Busy brand")
         shop = await open_shop(brand)
@@ -124,10 +124,14 @@ async def test_a_pool_wait_answers_503_after_the_pool_timeout(
             redeeming = asyncio.ensure_future(shop.redeem(coupon["code"]))
             await until_waiting_on_a_lock(sessions, "%solomo_redeem_coupon%")
             busy, busy_s = await _timed(client.get("/v1/stores", headers=brand.admin))
+            ready, ready_s = await _timed(client.get("/health/ready"))
             await holder.rollback()
         assert (await asyncio.wait_for(redeeming, 10)).status_code == 201
         assert busy.status_code == 503, busy.text
         assert busy.json()["code"] == "database_busy"
         assert busy.headers["retry-after"] == "1"
-        assert busy_s < 1.0
+        assert 0.7 < busy_s < 1.5, busy_s
+        # Readiness keeps its own, shorter budget.
+        assert (ready.status_code, ready.json()["code"]) == (503, "database_timeout")
+        assert ready_s < 0.6, ready_s
         assert (await client.get("/v1/stores", headers=brand.admin)).status_code == 200
