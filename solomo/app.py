@@ -36,6 +36,7 @@ from solomo.geofences.controllers import GeofenceController, StoreGeofenceContro
 from solomo.input_checks import check_input
 from solomo.members.controllers import MemberController
 from solomo.offers.controllers import CampaignController, OfferController
+from solomo.openapi_contract import document_errors
 from solomo.ops.budgets import Budget
 from solomo.ops.health import HEALTH_TIMEOUT_STATE, live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         logging_config=None,
         debug=False,
     )
+    document_errors(app)  # every status each route can answer, from solomo/openapi_contract.py
     # Outside Litestar's outer exception handler, so every answer is logged with its real status and carries
     # X-Request-ID: route middleware never sees an unknown path, nor the error raised by a middleware.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 from litestar import Litestar
 
 from solomo.config import PROJECT_ROOT
@@ -12,4 +13,6 @@ OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
 
 
 def render_openapi(app: Litestar) -> str:
-    return json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # Through msgspec first, as Litestar serves it: examples may hold datetimes, UUIDs or Structs.
+    served = msgspec.json.decode(msgspec.json.encode(app.openapi_schema.to_schema()))
+    return json.dumps(served, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -162,3 +162,13 @@ async def test_a_route_without_a_body_ignores_the_content_type(brand: BrandConte
         f"/v1/members/{member['id']}/tokens", headers=brand.admin | {"Content-Type": "text/plain"}
     )
     assert answer.status_code == 201, answer.text
+
+
+async def test_options_on_a_guarded_route_is_not_a_500(brand: BrandContext) -> None:
+    """Litestar answers OPTIONS itself, before authentication; a controller's guards must let it through."""
+    store = await brand.store()
+    manager = await brand.key("manager", [store["id"]])
+    for path in ("/v1/redemptions", "/v1/api-keys", f"/v1/campaigns/{brand.id}"):
+        answer = await brand.client.options(path, headers=brand.bearer(manager))
+        assert answer.status_code == 204, (path, answer.text)
+        assert "GET" in answer.headers["allow"] or "POST" in answer.headers["allow"]

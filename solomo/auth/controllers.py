@@ -12,6 +12,7 @@ from solomo.auth.guards import ADMIN
 from solomo.auth.middleware import principal_of
 from solomo.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from solomo.auth.service import ApiKeyService
+from solomo.openapi_contract import problems
 from solomo.pagination import Cursor, Limit
 
 
@@ -38,7 +39,7 @@ class ApiKeyController(Controller):
         service = ApiKeyService(db_session, principal_of(request).brand_id)
         return await service.page(limit=limit, cursor=cursor, include_revoked=include_revoked)
 
-    @delete("/{key_id:uuid}", summary="Revoke an API key at once")
+    @delete("/{key_id:uuid}", summary="Revoke an API key at once", opt=problems({409: ["last_admin_key"]}))
     async def revoke_key(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], key_id: FromPath[uuid.UUID]
     ) -> None:

@@ -15,6 +15,7 @@ from solomo.checkins.schemas import CheckinIn, CheckinPage, CheckinResult
 from solomo.checkins.service import CheckinService
 from solomo.idempotency import IdempotencyKeyHeader, run_once
 from solomo.members.service import MemberService
+from solomo.openapi_contract import problems
 from solomo.pagination import Cursor, Limit
 
 
@@ -28,6 +29,7 @@ class CheckinController(Controller):
         status_code=HTTP_201_CREATED,
         summary="Report the member's location: matched fences, events, offers and fraud flags",
         response_description="The check-in with what it matched and fired.",
+        opt=problems({403: ["consent_required"], 404: ["member_not_found"]}),
     )
     async def create_checkin(
         self,

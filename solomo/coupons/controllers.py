@@ -27,6 +27,7 @@ from solomo.coupons.throttle import CodeGuard
 from solomo.coupons.till import TillService
 from solomo.idempotency import IdempotencyKeyHeader, run_once
 from solomo.members.service import MemberService
+from solomo.openapi_contract import problems
 from solomo.pagination import Cursor, Limit
 
 StatusFilter = Annotated[CouponStatus | None, Parameter(description="Only coupons in this status.")]
@@ -41,6 +42,7 @@ class ClaimController(Controller):
         guards=[MEMBER],
         status_code=HTTP_201_CREATED,
         summary="Claim a coupon from an offer the member may claim (after a check-in, or with a share code)",
+        opt=problems({403: ["not_eligible"], 409: ["member_limit", "offer_exhausted"]}),
     )
     async def claim(
         self,
@@ -67,6 +69,7 @@ class ClaimController(Controller):
         guards=[MEMBER],
         status_code=HTTP_201_CREATED,
         summary="The member's share code for a shareable offer (the same code every time)",
+        opt=problems({403: ["not_shareable"]}),
     )
     async def share(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], offer_id: FromPath[uuid.UUID]
@@ -110,6 +113,7 @@ class TillController(Controller):
     @get(
         "/coupons/{code:str}",
         summary="Look a coupon up at the till: offer, terms, status, expiry (failed look-ups are throttled)",
+        opt=problems({403: ["wrong_store"], 429: ["too_many_failed_codes"]}),
     )
     async def lookup(
         self,
@@ -124,6 +128,15 @@ class TillController(Controller):
         "/redemptions",
         status_code=HTTP_201_CREATED,
         summary="Redeem a coupon at a store (once, however many tills scan it)",
+        opt=problems(
+            {
+                403: ["store_out_of_scope", "wrong_store", "visit_required"],
+                404: ["not_found", "store_not_found"],
+                409: ["already_redeemed", "store_archived"],
+                410: ["coupon_cancelled", "expired"],
+                429: ["too_many_failed_codes"],
+            }
+        ),
     )
     async def redeem(
         self,
@@ -139,7 +152,11 @@ class TillController(Controller):
             request, db_session, principal, idempotency_key, HTTP_201_CREATED, lambda: service.redeem(data)
         )
 
-    @get("/redemptions/{redemption_id:uuid}", summary="One redemption, with its coupon")
+    @get(
+        "/redemptions/{redemption_id:uuid}",
+        summary="One redemption, with its coupon",
+        opt=problems({403: ["store_out_of_scope"]}),
+    )
     async def get_redemption(
         self,
         request: Request[Any, Any, Any],
@@ -153,6 +170,7 @@ class TillController(Controller):
         "/redemptions/{redemption_id:uuid}/void",
         status_code=HTTP_200_OK,
         summary="Void a redemption within 24 hours (same store or admin): the coupon can be redeemed again",
+        opt=problems({403: ["store_out_of_scope"], 409: ["already_voided", "void_window_passed"]}),
     )
     async def void(
         self,

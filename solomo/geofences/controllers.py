@@ -13,6 +13,7 @@ from solomo.auth.middleware import principal_of
 from solomo.geo.geojson import FeatureCollection
 from solomo.geofences.schemas import GeofenceCollection, GeofenceCreate, GeofenceFeature, GeofencePatch, ImportResult
 from solomo.geofences.service import GeofenceService
+from solomo.openapi_contract import problems
 from solomo.pagination import Cursor, Limit
 
 #: Imports carry up to 10,000 fences of up to 10,000 vertices; the general body cap is far smaller.
@@ -23,7 +24,11 @@ class StoreGeofenceController(Controller):
     path = "/v1/stores/{store_id:uuid}/geofences"
     tags = ["Geofences"]
 
-    @post(guards=[MANAGERS], summary="Draw a geofence for a store (circle or polygon)")
+    @post(
+        guards=[MANAGERS],
+        summary="Draw a geofence for a store (circle or polygon)",
+        opt=problems({403: ["store_out_of_scope"], 409: ["store_archived"]}),
+    )
     async def create_geofence(
         self,
         request: Request[Any, Any, Any],
@@ -68,6 +73,7 @@ class GeofenceController(Controller):
             "a Point with `properties.radius_m`. Any bad feature rejects the whole file with a 422 listing every "
             "bad feature as `features[i]…`."
         ),
+        opt=problems({403: ["store_out_of_scope"], 409: ["store_archived"]}),
     )
     async def import_geofences(
         self,
@@ -86,7 +92,12 @@ class GeofenceController(Controller):
     ) -> GeofenceFeature:
         return await GeofenceService(db_session, principal_of(request)).get(geofence_id)
 
-    @patch("/{geofence_id:uuid}", guards=[MANAGERS], summary="Change a geofence")
+    @patch(
+        "/{geofence_id:uuid}",
+        guards=[MANAGERS],
+        summary="Change a geofence",
+        opt=problems({403: ["store_out_of_scope"], 409: ["store_archived"]}),
+    )
     async def patch_geofence(
         self,
         request: Request[Any, Any, Any],
@@ -96,7 +107,12 @@ class GeofenceController(Controller):
     ) -> GeofenceFeature:
         return await GeofenceService(db_session, principal_of(request)).update(geofence_id, data)
 
-    @delete("/{geofence_id:uuid}", guards=[MANAGERS], summary="Delete a geofence")
+    @delete(
+        "/{geofence_id:uuid}",
+        guards=[MANAGERS],
+        summary="Delete a geofence",
+        opt=problems({403: ["store_out_of_scope"]}),
+    )
     async def delete_geofence(
         self,
         request: Request[Any, Any, Any],

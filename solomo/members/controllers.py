@@ -30,6 +30,7 @@ from solomo.members.schemas import (
     SocialAccountOut,
 )
 from solomo.members.service import MemberService
+from solomo.openapi_contract import problems
 from solomo.pagination import Cursor, Limit
 
 #: Marketers read members for segments (without phone and email); managers have no business here.
@@ -50,7 +51,13 @@ class MemberController(Controller):
     path = "/v1/members"
     tags = ["Members"]
 
-    @post(guards=[ADMIN], summary="Create a member, or update the one with this external id or social account")
+    @post(
+        guards=[ADMIN],
+        summary="Create a member, or update the one with this external id or social account",
+        opt=problems(
+            {409: ["external_id_conflict", "social_account_taken"]}, also={200: "An existing member, updated"}
+        ),
+    )
     async def upsert_member(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[MemberUpsert]
     ) -> Response[MemberOut]:
@@ -84,7 +91,12 @@ class MemberController(Controller):
     async def get_me(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> MemberOut:
         return await _service(request, db_session).get(_me(request))
 
-    @patch("/me", guards=[MEMBER], summary="The member changes its name or its consents (withdrawal applies at once)")
+    @patch(
+        "/me",
+        guards=[MEMBER],
+        summary="The member changes its name or its consents (withdrawal applies at once)",
+        opt=problems({409: ["referrer_already_set", "referral_cycle"]}),
+    )
     async def patch_me(
         self,
         request: Request[Any, Any, Any],
@@ -93,13 +105,28 @@ class MemberController(Controller):
     ) -> MemberOut:
         return await _service(request, db_session).update(_me(request), data.as_patch())
 
-    @get("/{member_id:uuid}", guards=[READERS], summary="One member")
+    @get(
+        "/{member_id:uuid}",
+        guards=[READERS],
+        summary="One member",
+        opt=problems({404: ["member_merged", "member_erased"]}),
+    )
     async def get_member(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], member_id: FromPath[uuid.UUID]
     ) -> MemberOut:
         return await _service(request, db_session).get(member_id)
 
-    @patch("/{member_id:uuid}", guards=[ADMIN], summary="Change a member (a referrer can be set once)")
+    @patch(
+        "/{member_id:uuid}",
+        guards=[ADMIN],
+        summary="Change a member (a referrer can be set once)",
+        opt=problems(
+            {
+                404: ["member_merged", "member_erased"],
+                409: ["referrer_already_set", "referral_cycle", "external_id_conflict"],
+            }
+        ),
+    )
     async def patch_member(
         self,
         request: Request[Any, Any, Any],
@@ -110,7 +137,10 @@ class MemberController(Controller):
         return await _service(request, db_session).update(member_id, data)
 
     @delete(
-        "/{member_id:uuid}", guards=[ADMIN], summary="Erase a member's personal data (an anonymous tombstone stays)"
+        "/{member_id:uuid}",
+        guards=[ADMIN],
+        summary="Erase a member's personal data (an anonymous tombstone stays)",
+        opt=problems({404: ["member_merged", "member_erased"]}),
     )
     async def erase_member(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], member_id: FromPath[uuid.UUID]
@@ -127,6 +157,7 @@ class MemberController(Controller):
                 description="The profile, then every history in full, oldest first (streamed in pages).",
             )
         },
+        opt=problems({404: ["member_merged", "member_erased"]}),
     )
     async def export_member(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], member_id: FromPath[uuid.UUID]
@@ -137,6 +168,10 @@ class MemberController(Controller):
         "/{member_id:uuid}/social-accounts",
         guards=[ADMIN],
         summary="Link a social account (409 if another member has it)",
+        opt=problems(
+            {404: ["member_merged", "member_erased"], 409: ["social_account_taken"]},
+            also={200: "Already linked to this member: updated"},
+        ),
     )
     async def link_social_account(
         self,
@@ -162,7 +197,11 @@ class MemberController(Controller):
         await _service(request, db_session).unlink_social(member_id, provider, uid)
 
     @post(
-        "/{member_id:uuid}/merge", guards=[ADMIN], status_code=HTTP_200_OK, summary="Merge another member into this one"
+        "/{member_id:uuid}/merge",
+        guards=[ADMIN],
+        status_code=HTTP_200_OK,
+        summary="Merge another member into this one",
+        opt=problems({404: ["member_merged", "member_erased"], 409: ["referral_cycle"]}),
     )
     async def merge_member(
         self,
@@ -173,7 +212,12 @@ class MemberController(Controller):
     ) -> MemberOut:
         return await _service(request, db_session).merge(member_id, data.from_)
 
-    @post("/{member_id:uuid}/tokens", guards=[ADMIN], summary="Mint a short-lived member token for the mobile app")
+    @post(
+        "/{member_id:uuid}/tokens",
+        guards=[ADMIN],
+        summary="Mint a short-lived member token for the mobile app",
+        opt=problems({404: ["member_merged", "member_erased"]}),
+    )
     async def mint_token(
         self,
         request: Request[Any, Any, Any],

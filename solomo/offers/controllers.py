@@ -26,6 +26,7 @@ from solomo.offers.schemas import (
     OfferPatch,
 )
 from solomo.offers.service import OfferService
+from solomo.openapi_contract import problems
 from solomo.pagination import Cursor, Limit
 
 #: Campaigns and offers are the marketers' (and admins'); managers may read the offers served at their stores.
@@ -63,7 +64,11 @@ class CampaignController(Controller):
     ) -> CampaignOut:
         return await CampaignService(db_session, principal_of(request)).get(campaign_id)
 
-    @patch("/{campaign_id:uuid}", summary="Change a campaign: pause, resume, end, move its window")
+    @patch(
+        "/{campaign_id:uuid}",
+        summary="Change a campaign: pause, resume, end, move its window",
+        opt=problems({409: ["campaign_ended"]}),
+    )
     async def patch_campaign(
         self,
         request: Request[Any, Any, Any],
@@ -78,7 +83,11 @@ class OfferController(Controller):
     path = "/v1/offers"
     tags = ["Offers"]
 
-    @post(guards=[MARKETING], summary="Create an offer: where, who, when, trigger, coupon and limits")
+    @post(
+        guards=[MARKETING],
+        summary="Create an offer: where, who, when, trigger, coupon and limits",
+        opt=problems({403: ["store_out_of_scope"]}),
+    )
     async def create_offer(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[OfferCreate]
     ) -> OfferOut:
@@ -115,7 +124,12 @@ class OfferController(Controller):
     ) -> OfferOut:
         return await OfferService(db_session, principal_of(request)).get(offer_id)
 
-    @patch("/{offer_id:uuid}", guards=[MARKETING], summary="Change or pause an offer (issued coupons keep their terms)")
+    @patch(
+        "/{offer_id:uuid}",
+        guards=[MARKETING],
+        summary="Change or pause an offer (issued coupons keep their terms)",
+        opt=problems({403: ["store_out_of_scope"]}),
+    )
     async def patch_offer(
         self,
         request: Request[Any, Any, Any],

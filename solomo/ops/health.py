@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from solomo.config import MIGRATIONS_DIR
 from solomo.db.faults import database_fault
 from solomo.errors import problem_response
+from solomo.openapi_contract import problems
 
 #: App state key for the readiness check's time budget (from Settings.health_timeout_ms).
 HEALTH_TIMEOUT_STATE = "health_timeout_ms"

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.guards import ADMIN, MANAGERS, STAFF
 from solomo.auth.middleware import principal_of
+from solomo.openapi_contract import problems
 from solomo.pagination import Cursor, Limit
 from solomo.stores.schemas import NearbyStores, StoreCreate, StoreOut, StorePage, StorePatch
 from solomo.stores.service import MAX_NEARBY_RADIUS_M, StoreService
@@ -22,7 +23,7 @@ class StoreController(Controller):
     path = "/v1/stores"
     tags = ["Stores"]
 
-    @post(guards=[ADMIN], summary="Create a store")
+    @post(guards=[ADMIN], summary="Create a store", opt=problems({409: ["external_ref_taken"]}))
     async def create_store(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[StoreCreate]
     ) -> StoreOut:
@@ -60,7 +61,12 @@ class StoreController(Controller):
     ) -> StoreOut:
         return await StoreService(db_session, principal_of(request)).get(store_id)
 
-    @patch("/{store_id:uuid}", guards=[MANAGERS], summary="Change a store")
+    @patch(
+        "/{store_id:uuid}",
+        guards=[MANAGERS],
+        summary="Change a store",
+        opt=problems({403: ["store_out_of_scope"], 409: ["external_ref_taken", "store_archived"]}),
+    )
     async def patch_store(
         self,
         request: Request[Any, Any, Any],
@@ -70,7 +76,12 @@ class StoreController(Controller):
     ) -> StoreOut:
         return await StoreService(db_session, principal_of(request)).update(store_id, data)
 
-    @delete("/{store_id:uuid}", guards=[ADMIN], summary="Delete a store and its geofences")
+    @delete(
+        "/{store_id:uuid}",
+        guards=[ADMIN],
+        summary="Delete a store and its geofences",
+        opt=problems({403: ["store_out_of_scope"]}),
+    )
     async def delete_store(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], store_id: FromPath[uuid.UUID]
     ) -> None:
