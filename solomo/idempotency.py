@@ -1,11 +1,17 @@
 """Idempotency-Key for POSTs that must not happen twice (check-ins, claims, redemptions).
 
-Scoped by brand, caller (API key or member) and route. The first answer is stored with a hash of the
-body in the same transaction as the work, so a replay can only see committed work:
-  * same key, same body, within 24 h → the first answer again (``Idempotent-Replayed: true``);
-  * same key, another body → 422 ``idempotency_key_reused``;
+A key belongs to one request: brand, caller (API key or member), method, the concrete path (ids included)
+and the body. The first answer is stored with a fingerprint of the path and body in the same transaction
+as the work, so a replay can only see committed work:
+  * same key, path and body, within 24 h → the first answer again (``Idempotent-Replayed: true``);
+  * same key on another path (a claim on another offer, a void of another redemption) or with another
+    body → 422 ``idempotency_key_reused``, never the other request's answer;
   * same key while the first request is still in flight → 409 ``idempotency_key_in_use``
-    (``pg_try_advisory_xact_lock``: the second request never queues behind the first).
+    (``pg_try_advisory_xact_lock``: the second request never queues behind the first);
+  * a malformed key (empty, over 255 characters, not printable ASCII) → 400, as the IETF
+    Idempotency-Key draft says.
+The row is found by brand, caller, method and key (its ``route`` column holds the method; the path is in
+the fingerprint), so one primary-key probe finds a key whatever path it was first used on.
 Failed requests store nothing (their transaction rolls back), so they may be retried with the same key.
 """
 
@@ -19,7 +25,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response
 from litestar.params import HeaderParameter
-from litestar.status_codes import HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +41,8 @@ IdempotencyKeyHeader = Annotated[
         description="Any unique string (a UUID is good). Retrying with the same key and body replays the first answer.",
     ),
 ]
-_VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
+_VALID = re.compile(r"^[\x20-\x7e]{1,255}$")
+_DIGEST_BYTES = 32
 
 _LOOK_UP = text(
     """
@@ -72,29 +79,26 @@ async def run_once(
     """Do ``work`` once per key; its Struct answer is stored as JSON and replayed byte for byte."""
     if key is None:
         return Response(await work(), status_code=status_code)
-    if not _VALID.match(key):
+    if not _VALID.match(key) or not key.strip():
         raise ApiError(
-            HTTP_422_UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            HTTP_400_BAD_REQUEST,
+            "invalid_idempotency_key",
             f"{HEADER} must be 1 to 255 printable ASCII characters",
-            errors=[FieldError(HEADER, "1 to 255 printable ASCII characters", "header")],
+            errors=[FieldError(HEADER, "must be 1 to 255 printable ASCII characters", "header")],
         )
-    route = str(request.scope.get("path_template") or request.url.path)
-    scope = {"brand_id": principal.brand_id, "caller": caller_of(principal), "route": route, "key": key}
-    body_hash = hashlib.sha256(await request.body()).digest()
+    scope = {"brand_id": principal.brand_id, "caller": caller_of(principal), "route": request.method, "key": key}
+    fingerprint = _digest(request.url.path.encode()) + _digest(await request.body())
     found = (await session.execute(_LOOK_UP, scope | {"lock": "|".join(str(v) for v in scope.values())})).one()
     if not found.locked:
         raise ApiError(
             HTTP_409_CONFLICT, "idempotency_key_in_use", "A request with this Idempotency-Key is in progress"
         )
     if found.body_hash is not None:
-        if bytes(found.body_hash) != body_hash:
-            raise ApiError(
-                HTTP_422_UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                f"This {HEADER} was used with another body",
-                errors=[FieldError(HEADER, "already used with another body", "header")],
-            )
+        stored = bytes(found.body_hash)
+        if stored[:_DIGEST_BYTES] != fingerprint[:_DIGEST_BYTES]:
+            raise _reused("was used for a request to another path")
+        if stored != fingerprint:
+            raise _reused("was used with another body")
         return Response(
             bytes(found.response),
             status_code=found.status_code,
@@ -102,5 +106,18 @@ async def run_once(
             headers={"Idempotent-Replayed": "true"},
         )
     answer = msgspec.json.encode(await work())
-    await session.execute(_STORE, scope | {"body_hash": body_hash, "status_code": status_code, "response": answer})
+    await session.execute(_STORE, scope | {"body_hash": fingerprint, "status_code": status_code, "response": answer})
     return Response(answer, status_code=status_code, media_type="application/json")
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _reused(why: str) -> ApiError:
+    return ApiError(
+        HTTP_422_UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        f"This {HEADER} {why}; use a new key for a new request",
+        errors=[FieldError(HEADER, f"already {why.removeprefix('was ')}", "header")],
+    )

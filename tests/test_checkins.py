@@ -223,8 +223,8 @@ async def test_idempotency_key(scene: Scene) -> None:
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
 
     # A request holding the key (its transaction open) makes a second one a 409, not a wait. The lock key is
-    # built as solomo.idempotency builds it: brand | caller | route | key.
-    route_lock = "|".join([str(scene.brand.id), str(scene.member["id"]), "/v1/checkins", "ci-2"])
+    # built as solomo.idempotency builds it: brand | caller | method | key.
+    route_lock = "|".join([str(scene.brand.id), str(scene.member["id"]), "POST", "ci-2"])
     async with scene.brand.sessions() as session:
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": route_lock})
         busy = await asyncio.wait_for(
