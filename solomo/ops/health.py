@@ -48,6 +48,7 @@ async def live() -> Live:
     exclude_from_auth=True,
     tags=["Health"],
     summary="Database reachable and migrated to head",
+    opt=problems({503: ["database_unavailable", "database_timeout", "migrations_pending"]}),
 )
 async def ready(request: Request[Any, Any, Any], db_engine: NamedDependency[AsyncEngine]) -> Response[Any]:
     """Answers within ``health_timeout_ms`` whatever the database does: a stalled server, a held lock or a full
