@@ -21,6 +21,7 @@ from solomo.auth.guards import STAFF, allow
 from solomo.auth.middleware import principal_of
 from solomo.auth.principal import Role
 from solomo.db.models import SOCIAL_PROVIDERS
+from solomo.db.transactions import REPORT_QUERIES
 from solomo.errors import invalid
 from solomo.pagination import MAX_LIMIT, Cursor, decode_label_id
 from solomo.stats.csv_response import csv_response, wants_csv
@@ -122,6 +123,8 @@ def _answer(
 class StatsController(Controller):
     path = "/v1/stats"
     tags = ["Stats"]
+    # Reports scan months of rollups: their transaction gets the report statement timeout.
+    opt = {REPORT_QUERIES: True}
 
     @get(
         "/daily",

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solomo.auth.guards import allow
 from solomo.auth.middleware import principal_of
 from solomo.auth.principal import Role
+from solomo.db.transactions import REPORT_QUERIES
 from solomo.errors import invalid
 from solomo.geo.bbox import BBox, parse_bbox
 from solomo.geo.errors import GeometryError
@@ -222,6 +223,8 @@ def _features(rows: Iterable[Any]) -> list[HeatmapCell]:
 class HeatmapController(Controller):
     path = "/v1/stats/checkins/heatmap"
     tags = ["Stats"]
+    # Reports scan months of rollups: their transaction gets the report statement timeout.
+    opt = {REPORT_QUERIES: True}
 
     @get(
         guards=[MARKETERS],
