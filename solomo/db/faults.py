@@ -91,6 +91,8 @@ def database_fault(exc: BaseException) -> DatabaseFault | None:
             return UNAVAILABLE
         if isinstance(err, (*_LOST_CONNECTION_TYPES, OSError, TimeoutError)):
             return UNAVAILABLE
+        if isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError)):  # the driver's own "cannot reach"
+            return UNAVAILABLE
     return None
 
 
