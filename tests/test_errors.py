@@ -20,6 +20,15 @@ async def test_body_that_is_not_json_is_400(brand: BrandContext) -> None:
     assert _problem(answer)["code"] == "malformed_json"
 
 
+async def test_a_wrong_value_followed_by_garbage_is_400(brand: BrandContext) -> None:
+    """The typed decoder stops at the wrong value before it sees that the rest is not JSON: still a 400."""
+    answer = await brand.client.post(
+        "/v1/stores", content=b"1 2", headers=brand.admin | {"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert _problem(answer)["code"] == "malformed_json"
+
+
 async def test_unknown_field_is_422_naming_it(brand: BrandContext) -> None:
     answer = await brand.client.patch("/v1/brand", json={"timezone": "UTC", "colour": "red"}, headers=brand.admin)
     assert answer.status_code == 422

@@ -154,6 +154,7 @@ class MemberController(Controller):
         responses={
             HTTP_200_OK: ResponseSpec(
                 data_container=MemberExport,
+                generate_examples=False,  # random, time-dependent examples would make openapi.json drift
                 description="The profile, then every history in full, oldest first (streamed in pages).",
             )
         },
