@@ -135,3 +135,46 @@ async def test_a_pool_wait_answers_503_after_the_pool_timeout(
         assert (ready.status_code, ready.json()["code"]) == (503, "database_timeout")
         assert ready_s < 0.6, ready_s
         assert (await client.get("/v1/stores", headers=brand.admin)).status_code == 200
+
+
+async def test_a_statement_past_its_timeout_is_a_503_unless_the_route_runs_reports(
+    settings: Settings, database_url: str
+) -> None:
+    @get("/test/slow", exclude_from_auth=True)
+    async def slow(db_session: NamedDependency[AsyncSession]) -> str:
+        return str(await db_session.scalar(text("SELECT 'done' FROM pg_sleep(0.5)")))
+
+    @get("/test/slow-report", opt={REPORT_QUERIES: True}, exclude_from_auth=True)
+    async def slow_report(db_session: NamedDependency[AsyncSession]) -> str:
+        return str(await db_session.scalar(text("SELECT 'done' FROM pg_sleep(0.5)")))
+
+    limits = {"db_statement_timeout_ms": 200, "db_report_statement_timeout_ms": 5_000}
+    async with limited_client(settings, database_url, **limits) as client:
+        client.app.register(slow)
+        client.app.register(slow_report)
+        cancelled, cancelled_s = await _timed(client.get("/test/slow"))
+        report = await client.get("/test/slow-report")
+    assert cancelled.status_code == 503, cancelled.text
+    assert (cancelled.json()["code"], cancelled.headers["retry-after"]) == ("database_timeout", "1")
+    assert cancelled_s < 0.45, cancelled_s
+    assert (report.status_code, report.text) == (200, "done")
+
+
+async def test_a_transaction_left_idle_is_ended_by_the_server_and_answered_503(
+    settings: Settings, database_url: str
+) -> None:
+    @get("/test/idle", exclude_from_auth=True)
+    async def idle(db_session: NamedDependency[AsyncSession]) -> str:
+        await db_session.execute(text("SELECT 1"))
+        await asyncio.sleep(0.6)  # a handler stuck on something else while its transaction stays open
+        return str(await db_session.scalar(text("SELECT 'late'")))
+
+    async with limited_client(settings, database_url, db_idle_in_transaction_timeout_ms=200) as client:
+        client.app.register(idle)
+        ended = await client.get("/test/idle")
+        # The dead connection was dropped: the next request gets a live one.
+        after = await client.get("/health/ready")
+    assert ended.status_code == 503, ended.text
+    assert ended.json()["code"] == "database_unavailable"
+    assert "retry-after" in ended.headers
+    assert after.status_code == 200, after.text
