@@ -7,7 +7,7 @@
   response was built, but before a byte is sent. It commits there, so a 2xx goes out only once the commit
   succeeded; a failed commit is raised into the error handler (a 503). An error in the handler is thrown into
   it and rolls the transaction back.
-* The ``before_send`` hook only closes the session (returning its connection) once the answer is complete:
+* The ``before_send`` hook only closes the session (returning its connection) as the answer goes out:
   it never commits, unlike Advanced Alchemy's "autocommit" hook, which committed as the response started
   and only logged a failed commit.
 * :class:`RetryConflicts` runs a request again, in a fresh transaction, when it failed on a deadlock or a
@@ -79,15 +79,19 @@ def session_dependency(db_config: SQLAlchemyAsyncConfig, report_timeout_ms: int)
 
 
 def close_session_handler(session_scope_key: str) -> Callable[[Message, Scope], Awaitable[None]]:
-    """``before_send``: close the request's session once the answer is complete (nothing is committed here)."""
+    """``before_send``: close the request's session (nothing is committed here) as the answer starts, so its
+    connection is not held while a slow client reads the body, and again after the last chunk, for a streamed
+    answer that read more on the session while it was sent."""
 
     async def close_session(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.body" or message.get("more_body", False):
+        last = message["type"] == "http.response.body" and not message.get("more_body", False)
+        if message["type"] != "http.response.start" and not last:
             return
         session = get_aa_scope_state(scope, session_scope_key)
         if session is None:
             return
-        delete_aa_scope_state(scope, session_scope_key)
+        if last:
+            delete_aa_scope_state(scope, session_scope_key)
         try:
             await session.close()  # rolls back whatever was left uncommitted (an error answer)
         except Exception:  # the connection died with the request: the pool drops it
