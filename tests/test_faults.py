@@ -209,3 +209,20 @@ async def test_every_lost_or_refused_connection_is_a_503_with_retry_after(
     assert answer.status_code == 503, answer.text
     assert answer.json()["code"] == "database_unavailable"
     assert answer.headers["retry-after"] == "5"
+
+
+async def test_opposite_referral_patches_sent_at_once_never_answer_5xx(
+    settings: Settings, database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with limited_client(settings, database_url) as client:
+        brand = await make_brand(client, sessions, "Referral brand")
+        pairs = [(await brand.member(), await brand.member()) for _ in range(10)]
+
+        def link(member: dict[str, Any], referrer: dict[str, Any]) -> Any:
+            url = f"/v1/members/{member['id']}"
+            return client.patch(url, json={"referred_by": referrer["id"]}, headers=brand.admin)
+
+        answers = await asyncio.gather(*(link(x, y) for a, b in pairs for x, y in ((a, b), (b, a))))
+    for first, second in zip(answers[::2], answers[1::2], strict=True):
+        statuses = sorted([first.status_code, second.status_code])
+        assert statuses == [200, 422], [first.text, second.text]  # one link stands, the other would be a cycle
