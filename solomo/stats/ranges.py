@@ -15,6 +15,9 @@ from solomo.stats.rollups import READ_WAIT_MS
 
 MAX_DAYS = 400
 DEFAULT_DAYS = 30
+#: Stats days outside these years hold nothing, and near date.min/date.max the range arithmetic would overflow.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(2999, 12, 31)
 
 _BRAND_CLOCK = "SELECT b.timezone, (now() AT TIME ZONE b.timezone)::date AS today{fold} FROM brands b WHERE b.id = :id"
 _CLOCK = {
@@ -56,6 +59,9 @@ async def stats_range(
 
     ``fold``: fold the brand's stats journal into the rollups first, for reads of the rollups.
     """
+    for name, day in (("from", start), ("to", end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise invalid(name, f"must be between {EARLIEST} and {LATEST}", source="query")
     params: dict[str, object] = {"id": brand_id} | ({"wait_ms": READ_WAIT_MS} if fold else {})
     row = (await session.execute(_CLOCK[fold], params)).one()
     if start is None and end is None:
