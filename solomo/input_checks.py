@@ -149,13 +149,20 @@ async def check_input(request: Request[Any, Any, Any]) -> None:
         try:
             decoded = msgspec.json.decode(body)
         except msgspec.DecodeError:
-            return  # wrong from its first value and not JSON after it (`1 2`): Litestar answers 400
+            # Not JSON after all: a number out of range (1e400), or a wrong first value then garbage (`1 2`).
+            _refuse_non_finite(body)
+            return
         raise _refuse_all(bad_fields(decoded, annotation)) from exc
     except msgspec.DecodeError:
-        try:
-            lenient = json.loads(body)  # the standard library reads NaN and Infinity
-        except ValueError:
-            return  # not JSON at all: Litestar answers 400
-        field_path = _first_non_finite(lenient)
-        if field_path is not None:
-            raise _refuse(field_path, "NaN and Infinity are not valid JSON numbers") from None
+        _refuse_non_finite(body)
+
+
+def _refuse_non_finite(body: bytes) -> None:
+    """A 422 naming the field for NaN, Infinity or an overflowing number; anything else not JSON is Litestar's 400."""
+    try:
+        lenient = json.loads(body)  # the standard library reads NaN and Infinity
+    except ValueError:
+        return
+    field_path = _first_non_finite(lenient)
+    if field_path is not None:
+        raise _refuse(field_path, "NaN and Infinity are not valid JSON numbers") from None
