@@ -60,11 +60,16 @@ _RATE_LIMIT_HEADERS = {
     "Retry-After": _RETRY_AFTER,
     "RateLimit": OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING),
-        description="The caller's remaining budget (draft-ietf-httpapi-ratelimit-headers).",
+        description=(
+            "The caller's remaining requests and the seconds until the budget is whole again, "
+            'e.g. `"key";r=0;t=3` (draft-ietf-httpapi-ratelimit-headers).'
+        ),
     ),
     "RateLimit-Policy": OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING),
-        description="The budget's quota and window, e.g. `100;w=60`.",
+        description=(
+            'The budget\'s quota and window in seconds, e.g. `"key";q=1000;w=10` (`"member"` for member tokens).'
+        ),
     ),
 }
 _HEADERS: dict[int, dict[str, OpenAPIHeader]] = {
@@ -138,7 +143,7 @@ def answers_of(handler: HTTPRouteHandler, operation: Operation, path: str) -> di
         add(422, "idempotency_key_reused")
     if path.startswith("/v1/"):
         add(429, "rate_limited")
-        add(503, "database_unavailable", "database_timeout")
+        add(503, "database_unavailable", "database_busy", "database_timeout", "database_conflict", "commit_failed")
     for status, codes in (handler.opt.get(PROBLEMS_OPT) or {}).items():
         add(int(status), *codes)
     return answers
