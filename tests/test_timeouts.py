@@ -48,7 +48,8 @@ async def test_a_locked_coupon_answers_503_within_the_lock_timeout_and_nothing_e
             await holder.rollback()
 
         assert (ready.status_code, stores.status_code) == (200, 200)
-        assert max(ready_s, stores_s) < 0.3, (ready_s, stores_s)
+        # Far below the lock's hold (the whole test): nobody else queues behind it, even on a busy test machine.
+        assert max(ready_s, stores_s) < 1.0, (ready_s, stores_s)
         assert redeemed.status_code == 503, redeemed.text
         assert redeemed.json()["code"] == "database_timeout"
         assert int(redeemed.headers["retry-after"]) >= 1
