@@ -12,7 +12,7 @@ from solomo.db.base import Base
 
 
 class RequestBudget(Base):
-    """One caller's level, which drains with time (a leaky bucket); UNLOGGED, since it is worth nothing after a crash."""
+    """One caller's level, which drains with time (a leaky bucket); UNLOGGED: worth nothing after a crash."""
 
     __tablename__ = "request_budgets"
     __table_args__ = (PrimaryKeyConstraint("brand_id", "subject"), {"prefixes": ["UNLOGGED"]})
