@@ -64,7 +64,8 @@ from bench.sysmon import CpuMeter, child_pids, postmaster_pid, py_spy_command, s
 DATABASE = "solomo_bench"
 #: The brand's tolerance cap (the schema default): the lookup's tolerance is min(accuracy, cap).
 TOLERANCE_CAP_M = 50.0
-#: The matching SELECT of solomo_record_check_in (migrations 0007, 0009), point and tolerance as parameters.
+#: The matching SELECT of solomo_record_check_in (solomo/checkins/sql/record_check_in.sql), point and tolerance
+#: as parameters.
 LOOKUP_SQL = """
 SELECT g.id, g.store_id, g.dwell_seconds
 FROM geofences g

@@ -1,5 +1,6 @@
-"""A/B of the check-in function's offer lookup: version 2 (migration 0009, every active offer tested against
-every fired event) against the current one (migration 0011, an event's offers found through indexes).
+"""A/B of the check-in function's offer lookup: version 2 (``bench/sql/record_check_in_v2.sql``, a frozen copy,
+every active offer tested against every fired event) against the current one
+(``solomo/checkins/sql/record_check_in.sql``, an event's offers found through indexes).
 
 Prints figures; asserts nothing except that both versions grant the same offers. On a throwaway cluster:
 1,000 offers over 20,000 fences and 1,000 stores (bench/dataset.py), then 1,000 check-ins per version and
@@ -16,16 +17,18 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import numpy as np
 
 from bench.dataset import Loaded, Size, asyncpg_dsn, load
-from solomo.config import MIGRATIONS_DIR
 from solomo.db.migrate import upgrade
 from tests.databases import TestDatabases
 
-VERSIONS = {"v2 (0009, scan)": "solomo_record_check_in_v2", "v3 (0011, indexed)": "solomo_record_check_in"}
+#: Version 2 of the check-in function, kept here for this comparison only.
+OLD_VERSION = Path(__file__).with_name("sql") / "record_check_in_v2.sql"
+VERSIONS = {"v2 (scan)": "solomo_record_check_in_v2", "current (indexed)": "solomo_record_check_in"}
 
 
 async def _round(
@@ -58,7 +61,7 @@ async def run(url: str, offers: int, check_ins: int) -> None:
     loaded = await load(dsn, size, np.random.default_rng(7))
     conn = await asyncpg.connect(dsn)
     try:
-        old = (MIGRATIONS_DIR / "versions" / "0009_record_check_in.sql").read_text()
+        old = OLD_VERSION.read_text()
         await conn.execute(old.replace("FUNCTION solomo_record_check_in(", "FUNCTION solomo_record_check_in_v2("))
         print(f"{offers} offers, {len(loaded.fences.lons)} fences; {check_ins} check-ins per version and round")
         for salt in range(2):

@@ -1184,7 +1184,7 @@ class Rebuilt:
     seconds: float
     vacuum_s: float
     #: One fold of the (empty) journal right after the rebuild, and after VACUUM stats_pending: every stats read
-    #: folds first; before migration 0013 the rebuild left its events in the journal as dead rows until a vacuum.
+    #: folds first; a rebuild that pushed its events through the journal left them there as dead rows until a vacuum.
     fold_before_ms: float
     fold_after_ms: float
     pending_vacuum_s: float

@@ -1,14 +1,12 @@
 """The KOL board's walk (sharers taken by their four-month window, stopped by the bound) gives exactly the rows of
 summing every sharer, on a skewed history with ties, for every figure, limit, provider and offer it serves; and
-the four-month windows the fold keeps are the sums of their months, as the migration's backfill makes them."""
+the four-month windows the fold keeps are the sums of their months."""
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +22,17 @@ ALL = uuid.UUID(int=0)
 ZONE = "Europe/Paris"
 SHARERS = 300
 OFFERS = (uuid.uuid4(), uuid.uuid4())
-MIGRATION = Path(__file__).parents[1] / "migrations" / "versions" / "0014_referrer_windows.py"
+#: A brand's four-month windows, summed from its month rows: what the fold must have kept.
+WINDOWS_FROM_MONTHS = """
+    INSERT INTO stats_referrers (brand_id, offer_key, grain, period, referrer_id, shares, claims, redemptions,
+                                 order_amount)
+    SELECT brand_id, offer_key, 'r', (period + make_interval(months => later))::date, referrer_id,
+           sum(shares), sum(claims), sum(redemptions), sum(order_amount)
+    FROM stats_referrers
+    CROSS JOIN generate_series(0, 3) AS later
+    WHERE grain = 'm' AND brand_id = :b
+    GROUP BY 1, 2, 3, 4, 5
+"""
 
 
 async def _history(brand: BrandContext, today: date) -> None:
@@ -170,7 +178,7 @@ async def test_the_walk_stops_early_on_a_tight_bound(brand: BrandContext) -> Non
     assert [s.claims for s in found] == [r.claims for r in summed]
 
 
-async def test_windows_are_their_months_as_the_backfill_makes_them(brand: BrandContext) -> None:
+async def test_windows_are_the_sums_of_their_months(brand: BrandContext) -> None:
     today = datetime.now(ZoneInfo(ZONE)).date()
     await _history(brand, today)
 
@@ -188,14 +196,7 @@ async def test_windows_are_their_months_as_the_backfill_makes_them(brand: BrandC
 
     folded = await windows()
     assert len(folded) > SHARERS
-    spec = importlib.util.spec_from_file_location("referrer_windows_0014", MIGRATION)
-    assert spec is not None
-    assert spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    backfill = migration.BACKFILL.replace("WHERE grain = 'm'", "WHERE grain = 'm' AND brand_id = :b")
-    assert backfill != migration.BACKFILL
     async with brand.sessions() as session, session.begin():
         await session.execute(text("DELETE FROM stats_referrers WHERE brand_id = :b AND grain = 'r'"), {"b": brand.id})
-        await session.execute(text(backfill), {"b": brand.id})
+        await session.execute(text(WINDOWS_FROM_MONTHS), {"b": brand.id})
     assert await windows() == folded

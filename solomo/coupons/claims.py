@@ -1,6 +1,6 @@
 """Claims and shares: a member turns an offer into a coupon, or a share code for friends.
 
-A claim is one call to the SQL function ``solomo_claim_offer`` (migration 0010), which decides
+A claim is one call to the SQL function ``solomo_claim_offer`` (``solomo/coupons/sql/claim_offer.sql``), which decides
 eligibility and every limit under row locks; Python only picks the code and maps refusals to problems.
 """
 

@@ -1,7 +1,7 @@
 """At the till: look a coupon up, redeem it at a store, void a redemption.
 
-Redeeming is one call to ``solomo_redeem_coupon`` (migration 0010), which locks the coupon row and lets
-the partial unique index on live redemptions have the last word. Unknown codes count against the
+Redeeming is one call to ``solomo_redeem_coupon`` (``solomo/coupons/sql/redeem_coupon.sql``), which locks the
+coupon row and lets the partial unique index on live redemptions have the last word. Unknown codes count against the
 caller's key in the throttle (``CodeGuard``), so codes cannot be guessed at speed.
 """
 

@@ -5,8 +5,9 @@ time. So for a range of 60 days or more that touches at most four calendar month
 redemptions or order amount, for the whole brand or one offer, the board walks the sharers instead (``_walk``):
 
 - ``stats_referrers`` keeps per sharer its four-month windows (grain ``r``, under the window's last month;
-  migration 0014). The range lies inside the window ending with its last month, and no figure is ever negative
-  (a void takes back its redemption in the redemption's own period), so the window bounds the range total.
+  ``solomo/stats/sql/fold_statement.sql``). The range lies inside the window ending with its last month, and no
+  figure is ever negative (a void takes back its redemption in the redemption's own period), so the window
+  bounds the range total.
 - Sharers come in descending order of that bound, a batch at a time, each with its exact range total.
 - Once the ``limit``-th best exact total is above the bound of the last sharer walked, no one left can reach
   the board (a tie could: the stop is strict), and it ranks what it has exactly as the full sum would.
@@ -44,7 +45,7 @@ class ReferrerSort(StrEnum):
     FOLLOWERS = "followers"
 
 
-#: Months in a window (migration 0014).
+#: Months in a window (``solomo/stats/sql/fold_statement.sql``).
 WINDOW_MONTHS = 4
 #: The walk's limits, from bench/stats.py at 10⁷ check-ins. Below about half a window (60 of its ~120 days) the
 #: bound is too loose to stop early: at 7 and 30 days the walk was slower than the sum. Past a board of 100 the

@@ -1,7 +1,7 @@
 """Keeping the rollups: folding the event journal in, and rebuilding a brand's rollups from its raw rows.
 
-The hot paths only append to ``stats_pending``; ``solomo_stats_fold`` (migration 0013) moves a brand's journal
-into ``stats_rollup``, ``stats_hourly`` and ``stats_referrers``. Every stats read folds its brand first, in the
+The hot paths only append to ``stats_pending``; ``solomo_stats_fold`` (``solomo/stats/sql/fold.sql``) moves a brand's
+journal into ``stats_rollup``, ``stats_hourly`` and ``stats_referrers``. Every stats read folds its brand first, in the
 statement that reads the brand's clock (``stats_range(..., fold=True)``), so answers include every event
 committed before the read; the app also folds in the background, so a read never has more than a few seconds
 of events to fold. A read waits at most ``READ_WAIT_MS`` for a fold already running: during a rebuild, reads

@@ -15,8 +15,8 @@ from solomo.db.base import Base
 class Checkin(Base):
     """A check-in as received; partitioned by month of ``recorded_at`` (hence the composite key).
 
-    Written only by the SQL function ``solomo_record_check_in`` (migration 0007); ``location`` is
-    nulled (``coarse_location`` kept) once the brand's retention days have passed.
+    Written only by the SQL function ``solomo_record_check_in`` (``solomo/checkins/sql/record_check_in.sql``);
+    ``location`` is nulled (``coarse_location`` kept) once the brand's retention days have passed.
     """
 
     __tablename__ = "checkins"

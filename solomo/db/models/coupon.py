@@ -1,5 +1,5 @@
 """Coupons and what surrounds them: claim capacity and counters, shares, redemptions, their audit, and the
-code-guessing throttle. Migration 0010 is the source of truth; these mirror it for Alembic and for reads."""
+code-guessing throttle. The migrations build these tables; the models mirror them for Alembic and for reads."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from solomo.db.base import Base, uuid_pk
 class OfferCapacity(Base):
     """One of an offer's 64 capacity slots: sum(used) is the coupons issued, sum(cap) the total allowed.
 
-    The table has fillfactor 50 (migration 0010) so its constant updates stay HOT.
+    The table has fillfactor 50 (set by the migration) so its constant updates stay HOT.
     """
 
     __tablename__ = "offer_capacity"

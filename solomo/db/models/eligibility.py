@@ -51,5 +51,5 @@ class OfferImpression(Base):
     day: Mapped[date]
     source: Mapped[str] = mapped_column(Text)
     shown_at: Mapped[datetime]
-    #: The store it was shown for (the check-in's, or the nearest in a nearby answer); none before 0012.
+    #: The store it was shown for (the check-in's, or the nearest in a nearby answer); may be null.
     store_id: Mapped[uuid.UUID | None]

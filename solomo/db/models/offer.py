@@ -63,7 +63,7 @@ class Offer(Base):
         ),
         Index("ix_offers_brand_campaign", "brand_id", "campaign_id"),
         Index("ix_offers_brand_created", "brand_id", "created_at", "id"),
-        # How a check-in finds the offers of a fired event (migration 0011).
+        # How a check-in finds the offers of a fired event (``solomo/checkins/sql/record_check_in.sql``).
         Index("ix_offers_all_stores", "brand_id", "trigger", postgresql_where=text("active AND target = 'all_stores'")),
         Index(
             "ix_offers_store_ids",

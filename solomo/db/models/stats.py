@@ -1,4 +1,4 @@
-"""The stats tables (migration 0012): the event journal, the rollups it is folded into, and first visits.
+"""The stats tables: the event journal, the rollups it is folded into, and first visits.
 
 Core tables rather than ORM classes: nothing loads them as objects (the journal has no key at all), and the
 rollups share one long list of counter columns.
@@ -146,7 +146,7 @@ stats_referrers = Table(
     ],
     Column("order_amount", Numeric, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("brand_id", "offer_key", "grain", "period", "referrer_id"),
-    # r: a sharer's four months ending with period, the bound the KOL board ranks by (migration 0014).
+    # r: a sharer's four months ending with period, the bound the KOL board ranks by (fold_statement.sql).
     CheckConstraint("grain IN ('d', 'w', 'm', 'r')", name="grain"),
     *[
         Index(
