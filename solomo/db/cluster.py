@@ -298,10 +298,39 @@ def _ready_dev_cluster(local_dir: Path) -> LocalCluster:
     return cluster
 
 
+def known_revisions() -> frozenset[str]:
+    """The revisions of this checkout's migrations."""
+    from alembic.script import ScriptDirectory
+
+    from solomo.config import MIGRATIONS_DIR
+
+    return frozenset(script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions())
+
+
+def _dev_database(cluster: LocalCluster, dbname: str) -> str:
+    """Prepare the development database; one at a revision this checkout does not know is dropped and recreated.
+
+    That happens when the history was squashed (nothing was released before the baseline): a database at a revision
+    of the old history cannot be upgraded, and in the private development cluster it holds only demo data.
+    """
+    if cluster.psql(f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'"):
+        found = cluster.psql("SELECT to_regclass('public.alembic_version') IS NOT NULL", dbname=dbname)
+        revisions = cluster.psql("SELECT version_num FROM alembic_version", dbname=dbname) if found == "t" else ""
+        unknown = set(revisions.split()) - known_revisions()
+        if unknown:
+            print(
+                f"The local database {dbname!r} is at revision {', '.join(sorted(unknown))}, which these migrations"
+                " no longer have (the history was squashed into one baseline): dropping and recreating it …",
+                flush=True,
+            )
+            cluster.psql(f'DROP DATABASE "{dbname}" WITH (FORCE)')
+    return cluster.ensure_database(dbname)
+
+
 def ensure_dev_cluster(local_dir: Path, dbname: str = "solomo") -> str:
     """Create (first time), start and prepare the development cluster; return its asyncpg URL."""
     with _locked(local_dir / "cluster.lock"):
-        return _ready_dev_cluster(local_dir).ensure_database(dbname)
+        return _dev_database(_ready_dev_cluster(local_dir), dbname)
 
 
 def dev_cluster(local_dir: Path) -> LocalCluster:
@@ -321,7 +350,7 @@ def dev_cluster_in_use(local_dir: Path, dbname: str = "solomo") -> Iterator[str]
     with (local_dir / "cluster.users").open("a") as users:
         with _locked(local_dir / "cluster.lock"):
             cluster = _ready_dev_cluster(local_dir)
-            url = cluster.ensure_database(dbname)
+            url = _dev_database(cluster, dbname)
             fcntl.flock(users, fcntl.LOCK_SH)
         try:
             yield url

@@ -1,28 +1,28 @@
--- solomo_stats_fold (migration 0012): folds a brand's journal (stats_pending) into the rollups, in one
--- statement, and answers how many events it folded (NULL when p_wait is false and another fold holds the brand).
+-- solomo_stats_fold_raw: the rebuild's fold, with the fold statement of fold_statement.sql taking its events
+-- from the raw rows (solomo_stats_raw_events, raw_events.sql; the --@include line below).
+CREATE OR REPLACE FUNCTION solomo_stats_fold_raw(p_brand uuid) RETURNS bigint
+LANGUAGE plpgsql AS $fold$
+-- Adds the brand's whole history, derived from its raw rows, to the rollups; answers the events added. For
+-- the rebuild, which empties the brand's rollups and journal first and holds the brand's fold lock.
+DECLARE
+    v_events bigint;
+BEGIN
+-- The fold statement: a batch of stats events, `ev`, added to the rollups in one statement.
+-- It is not installed by itself: fold.sql (solomo_stats_fold) and fold_raw.sql (solomo_stats_fold_raw) include
+-- it with the events placeholder in `ev` replaced (solomo/db/functions.py): solomo_stats_fold takes the
+-- brand's journal (DELETE … RETURNING, so the events leave the journal in the transaction that counts them) and
+-- solomo_stats_fold_raw takes the brand's whole history from the raw rows (the rebuild). One text, so the
+-- journal and the rebuild can never count differently.
 --
 -- Each event counts toward the whole brand (store_key all zeros) when in_brand, and toward each store in
 -- store_ids; toward all offers (offer_key all zeros) and its own offer. Days are brand-local; hours are the
 -- store's local hour on a store's rows and the brand's on brand-wide rows. Rows exist per day, ISO week and
--- calendar month (grain d/w/m) so that a long range adds up a few dozen rows per key, not hundreds.
---
--- Exactly once: the DELETE … RETURNING takes only events committed before this statement began, and
--- removes them in the same transaction that adds them to the rollups. A concurrent fold of the same brand
--- waits on the advisory lock (two folds upserting the same rows in different orders could deadlock).
+-- calendar month (grain d/w/m) so that a long range adds up a few dozen rows per key, not hundreds. The
+-- referrer board also keeps, per sharer, the four-month windows (grain r, under the window's last month): the
+-- bound it ranks sharers by (see solomo/stats/referrers.py).
 -- Shares count only on the referrer board; flagged check-ins add no one to the unique-member sketch.
-CREATE OR REPLACE FUNCTION solomo_stats_fold(p_brand uuid, p_wait boolean DEFAULT true) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_events bigint;
-BEGIN
-    IF p_wait THEN
-        PERFORM pg_advisory_xact_lock(20261123, hashtext(p_brand::text));
-    ELSIF NOT pg_try_advisory_xact_lock(20261123, hashtext(p_brand::text)) THEN
-        RETURN NULL;
-    END IF;
-
     WITH ev AS (
-        DELETE FROM stats_pending WHERE brand_id = p_brand RETURNING *
+        SELECT * FROM solomo_stats_raw_events(p_brand)
     ),
     keyed AS (
         SELECT e.kind, e.n, e.offer_id, e.member_id, e.referrer_id, e.amount,
@@ -35,7 +35,8 @@ BEGIN
         CROSS JOIN LATERAL (
             SELECT '00000000-0000-0000-0000-000000000000'::uuid AS store_key, b.timezone WHERE e.in_brand
             UNION ALL
-            SELECT s.id, s.timezone FROM stores s WHERE s.brand_id = e.brand_id AND s.id = ANY(e.store_ids)
+            -- One primary-key probe per store of the event, not a scan of the brand's stores per event.
+            SELECT s.id, s.timezone FROM unnest(e.store_ids) AS u(id) JOIN stores s ON s.id = u.id AND s.brand_id = e.brand_id
         ) AS k
         WHERE e.kind <> 'share'
     ),
@@ -218,7 +219,11 @@ BEGIN
         JOIN brands b ON b.id = e.brand_id
         CROSS JOIN LATERAL (SELECT (e.at AT TIME ZONE b.timezone)::date AS day) AS d
         CROSS JOIN LATERAL (
-            VALUES ('d', d.day), ('w', date_trunc('week', d.day)::date), ('m', date_trunc('month', d.day)::date)
+            VALUES ('d', d.day), ('w', date_trunc('week', d.day)::date), ('m', date_trunc('month', d.day)::date),
+                   ('r', date_trunc('month', d.day)::date),
+                   ('r', (date_trunc('month', d.day) + interval '1 month')::date),
+                   ('r', (date_trunc('month', d.day) + interval '2 months')::date),
+                   ('r', (date_trunc('month', d.day) + interval '3 months')::date)
         ) AS g(grain, period)
         CROSS JOIN LATERAL (
             SELECT '00000000-0000-0000-0000-000000000000'::uuid AS offer_key
@@ -235,4 +240,4 @@ BEGIN
     SELECT count(*) INTO v_events FROM ev;
     RETURN v_events;
 END;
-$$;
+$fold$

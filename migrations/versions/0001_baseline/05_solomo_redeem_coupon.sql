@@ -1,5 +1,5 @@
--- solomo_redeem_coupon (version 2, migration 0012): redeem a coupon at a store's till, in one round trip.
--- Version 2 journals the redemption for the stats (stats_pending) in the same transaction.
+-- solomo_redeem_coupon: redeem a coupon at a store's till, in one round trip.
+-- It journals the redemption for the stats (stats_pending) in the same transaction.
 --
 -- The coupon row is locked first (FOR UPDATE), so concurrent scans of one code run one after another and
 -- each sees the last one's outcome; the partial unique index uq_redemptions_live (one redemption per coupon

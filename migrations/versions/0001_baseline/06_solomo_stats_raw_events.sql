@@ -1,4 +1,4 @@
--- solomo_stats_raw_events (migration 0012): a brand's whole history as stats events, derived from the raw
+-- solomo_stats_raw_events: a brand's whole history as stats events, derived from the raw
 -- tables. `solomo maintenance rebuild-stats` folds these instead of the journal; they must be exactly the
 -- events the hot paths journal (net of corrections), which a test holds:
 --   * a verified check-in counts at the brand and at every store whose fence it was in (matches other

@@ -1,7 +1,29 @@
--- The fold statement (migration 0014: 0013's, plus the four-month windows): a batch of stats events, `ev`,
--- added to the rollups in one statement.
--- The migration installs it twice, with /*EVENTS*/ replaced: solomo_stats_fold takes the brand's journal
--- (DELETE … RETURNING, so the events leave the journal in the transaction that counts them) and
+-- solomo_stats_fold: folds a brand's journal (stats_pending) into the rollups, with the fold statement of
+-- fold_statement.sql taking its events from the journal (the --@include line below; solomo/db/functions.py).
+CREATE OR REPLACE FUNCTION solomo_stats_fold(p_brand uuid, p_wait_ms integer DEFAULT 200) RETURNS bigint
+LANGUAGE plpgsql AS $fold$
+-- Folds the brand's journal into the rollups and answers how many events it folded: 0 when nothing was
+-- journalled, NULL when another fold (or a rebuild) held the brand for longer than p_wait_ms.
+-- Exactly once: the DELETE … RETURNING takes only events committed before the statement began, and removes
+-- them in the transaction that adds them to the rollups. One fold a brand at a time: two upserting the same
+-- rows in different orders could deadlock.
+DECLARE
+    v_events bigint;
+    v_until timestamptz := clock_timestamp() + make_interval(secs => greatest(p_wait_ms, 0) / 1000.0);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM stats_pending WHERE brand_id = p_brand) THEN
+        RETURN 0;
+    END IF;
+    WHILE NOT pg_try_advisory_xact_lock(20261123, hashtext(p_brand::text)) LOOP
+        IF clock_timestamp() >= v_until THEN
+            RETURN NULL;
+        END IF;
+        PERFORM pg_sleep(0.005);
+    END LOOP;
+-- The fold statement: a batch of stats events, `ev`, added to the rollups in one statement.
+-- It is not installed by itself: fold.sql (solomo_stats_fold) and fold_raw.sql (solomo_stats_fold_raw) include
+-- it with the events placeholder in `ev` replaced (solomo/db/functions.py): solomo_stats_fold takes the
+-- brand's journal (DELETE … RETURNING, so the events leave the journal in the transaction that counts them) and
 -- solomo_stats_fold_raw takes the brand's whole history from the raw rows (the rebuild). One text, so the
 -- journal and the rebuild can never count differently.
 --
@@ -13,7 +35,7 @@
 -- bound it ranks sharers by (see solomo/stats/referrers.py).
 -- Shares count only on the referrer board; flagged check-ins add no one to the unique-member sketch.
     WITH ev AS (
-        /*EVENTS*/
+        DELETE FROM stats_pending WHERE brand_id = p_brand RETURNING *
     ),
     keyed AS (
         SELECT e.kind, e.n, e.offer_id, e.member_id, e.referrer_id, e.amount,
@@ -229,3 +251,6 @@
                order_amount = t.order_amount + excluded.order_amount
     )
     SELECT count(*) INTO v_events FROM ev;
+    RETURN v_events;
+END;
+$fold$
