@@ -3,6 +3,7 @@ caller only, charged in PostgreSQL (every worker shares them) and drained with t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from sqlalchemy import text
 
 from solomo.app import create_app
 from solomo.config import Settings
-from solomo.ops.budgets import Budget
+from solomo.ops.budgets import Budget, charge_sql
 from tests.conftest import BrandContext
 
 KEY_BURST, KEY_RATE = 3, 1
@@ -122,3 +123,19 @@ def test_a_budget_needs_a_burst_and_a_rate() -> None:
         Budget("key", 0, 10)
     with pytest.raises(ValueError, match="at least 1"):
         Budget("member", 10, 0)
+
+
+async def test_a_charge_that_waited_behind_a_later_one_never_sees_time_run_backwards(brand: BrandContext) -> None:
+    """Charges queue on the budget row's lock. One whose transaction began before the last writer's charge must
+    drain by the elapsed time it reads when it runs, never by a negative one (which, times a high rate, would add a
+    whole burst and refuse a caller far inside its budget)."""
+    charged = charge_sql("source", "CAST(:brand AS uuid)", "'key:clock'")
+    charge = text(f"WITH source AS (SELECT 1), {charged} SELECT level FROM charged")
+    params = {"brand": brand.id, "rate": 1_000_000, "burst": 5}
+    async with brand.sessions() as early, brand.sessions() as later:
+        await early.execute(text("SELECT 1"))  # its transaction, and so its now(), begins here
+        await asyncio.sleep(0.2)
+        async with later.begin():
+            assert (await later.execute(charge, params)).scalar_one() == 1
+        assert (await early.execute(charge, params)).scalar_one() == 1
+        await early.commit()

@@ -24,8 +24,11 @@ from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 
 from solomo.errors import ApiError
 
-#: The level of budget row ``b`` now, drained since it was last charged; bind ``rate``.
-DRAINED_LEVEL = "greatest(b.level - extract(epoch FROM now() - b.at) * :rate, 0)"
+#: The level of budget row ``b`` now, drained since it was last charged; bind ``rate``. The clock is read when the
+#: expression runs, not at the transaction's start (``now()``): concurrent charges queue on the row's lock, so a
+#: charge whose transaction began before the last writer's would otherwise see time run backwards and add
+#: ``rate`` times that much to the level (at a high rate, a whole burst). Elapsed time is never below zero.
+DRAINED_LEVEL = "greatest(b.level - greatest(extract(epoch FROM clock_timestamp() - b.at), 0) * :rate, 0)"
 
 
 def member_subject(member_id: object) -> str:
@@ -39,8 +42,8 @@ def charge_sql(source: str, brand_id: str, subject: str) -> str:
     level, and nothing for a refused request (whose row is then only locked until the commit)."""
     return f"""charged AS (
         INSERT INTO request_budgets AS b (brand_id, subject, level, at)
-        SELECT {brand_id}, {subject}, 1, now() FROM {source}
-        ON CONFLICT (brand_id, subject) DO UPDATE SET level = {DRAINED_LEVEL} + 1, at = now()
+        SELECT {brand_id}, {subject}, 1, clock_timestamp() FROM {source}
+        ON CONFLICT (brand_id, subject) DO UPDATE SET level = {DRAINED_LEVEL} + 1, at = clock_timestamp()
         WHERE {DRAINED_LEVEL} + 1 <= :burst
         RETURNING b.level
     )"""
