@@ -458,9 +458,22 @@ def stock_up(dsn: str, brand: Brand, members: list[uuid.UUID], offers: dict[str,
     if missing > 0:
         print(f"claiming {missing:,} more coupons through SQL for the redemptions …", flush=True)
         stock = offers["stock"].id
-        params = [(brand.id, members[i % len(members)], stock, new_coupon_code()) for i in range(missing)]
-        asyncio.run(floor(dsn, CLAIM_SQL, params, 16, len(params)))
+        # A grant is claimed once: each round claims each member's grant, then grants it again, as a next day's
+        # check-in would.
+        for start in range(0, missing, len(members)):
+            count = min(len(members), missing - start)
+            params = [(brand.id, members[i], stock, new_coupon_code()) for i in range(count)]
+            asyncio.run(floor(dsn, CLAIM_SQL, params, 16, len(params)))
+            asyncio.run(_grant_again(dsn, stock))
     return max(0, missing)
+
+
+async def _grant_again(dsn: str, offer_id: uuid.UUID) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("UPDATE offer_eligibility SET claimed_at = NULL WHERE offer_id = $1", offer_id)
+    finally:
+        await conn.close()
 
 
 def _redeem_lines(secret: str, codes: Sequence[str], stores: Sequence[uuid.UUID]) -> list[tuple[str, list[str]]]:
