@@ -64,16 +64,9 @@ from bench.sysmon import CpuMeter, child_pids, postmaster_pid, py_spy_command, s
 DATABASE = "solomo_bench"
 #: The brand's tolerance cap (the schema default): the lookup's tolerance is min(accuracy, cap).
 TOLERANCE_CAP_M = 50.0
-#: The matching SELECT of solomo_record_check_in (solomo/checkins/sql/record_check_in.sql), point and tolerance
-#: as parameters.
-LOOKUP_SQL = """
-SELECT g.id, g.store_id, g.dwell_seconds
-FROM geofences g
-WHERE g.brand_id = $1
-  AND g.active
-  AND ST_DWithin(g.geom, $2::geography, $3)
-  AND (g.kind = 'polygon' OR ST_DWithin(g.center, $2::geography, g.radius_m + $3))
-"""
+#: The fence lookup of solomo_record_check_in: the matching rule (solomo/geofences/sql/fences_at.sql), point and
+#: tolerance as parameters (the tolerance given as both accuracy and cap, so least() of them is the tolerance).
+LOOKUP_SQL = "SELECT fence_id, store_id, dwell_seconds FROM solomo_fences_at($1, $2::geography, $3, $3)"
 TARGET_RPS = 2_000.0
 TARGET_P50_MS = 2.0
 TARGET_P99_MS = 10.0

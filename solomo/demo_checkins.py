@@ -49,14 +49,12 @@ _INSERT = text(
                                        ELSE 300 + d.distance * 1500 END, d.bearing) AS location
         FROM drawn d
     ),
-    -- The hot path's match: within least(accuracy, the brand's cap) of the fence, exactly for circles.
+    -- The hot path's match (solomo/geofences/sql/fences_at.sql).
     matched AS (
-        SELECT p.id, p.recorded_at, p.member_id, p.mocked, g.id AS fence_id, g.store_id
+        SELECT p.id, p.recorded_at, p.member_id, p.mocked, f.fence_id, f.store_id
         FROM placed p
         JOIN brands b ON b.id = :brand_id
-        CROSS JOIN LATERAL (SELECT least(p.accuracy_m, b.tolerance_cap_m) AS tol) AS t
-        JOIN geofences g ON g.brand_id = b.id AND g.active AND ST_DWithin(g.geom, p.location, t.tol)
-         AND (g.kind = 'polygon' OR ST_DWithin(g.center, p.location, g.radius_m + t.tol))
+        CROSS JOIN LATERAL solomo_fences_at(b.id, p.location, p.accuracy_m, b.tolerance_cap_m) AS f
     ),
     flagged AS (
         SELECT id, array_agg(DISTINCT store_id) AS store_ids FROM matched WHERE mocked GROUP BY id

@@ -315,15 +315,35 @@ async def test_fence_lookup_uses_the_gist_index_at_100k_fences(brand: BrandConte
             for r in await session.execute(
                 text(
                     """
-                    EXPLAIN SELECT g.id FROM geofences g
-                    WHERE g.brand_id = :brand_id AND g.active
-                      AND ST_DWithin(g.geom, ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326)::geography, 30)
-                      AND (g.kind = 'polygon'
-                           OR ST_DWithin(g.center, ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326)::geography, g.radius_m + 30))
+                    EXPLAIN SELECT fence_id
+                    FROM solomo_fences_at(:brand_id, ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326)::geography, 30, 50)
                     """
                 ),
                 {"brand_id": brand.id},
             )
         )
-    assert "ix_geofences_brand_geom" in plan, plan
-    assert "Seq Scan" not in plan, plan
+        # Inside the check-in function the brand, point, accuracy and cap are variables: from its sixth call
+        # plpgsql may run a generic plan, which must keep the index too.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        await session.execute(
+            text(
+                "PREPARE fences_probe (uuid, geography, double precision, double precision) AS"
+                " SELECT fence_id FROM solomo_fences_at($1, $2, $3, $4)"
+            )
+        )
+        generic = "\n".join(
+            r[0]
+            for r in await session.execute(
+                # EXECUTE takes no bind parameters: the brand's id (a UUID) goes in as a literal.
+                text(
+                    f"EXPLAIN EXECUTE fences_probe"
+                    f" ('{brand.id}', ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326)::geography, 30, 50)"
+                )
+            )
+        )
+        await session.execute(text("DEALLOCATE fences_probe"))
+        await session.rollback()
+    for shown in (plan, generic):
+        assert "ix_geofences_brand_geom" in shown, shown
+        assert "Seq Scan" not in shown, shown
+    assert "$1" in generic, generic  # a generic plan indeed

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).parents[1]
 
 #: The living files, in the order they install (a SQL-language function must find what it calls).
 FILES = (
+    "geofences/sql/fences_at.sql",
     "offers/sql/in_weekly_hours.sql",
     "offers/sql/offer_admits.sql",
     "checkins/sql/record_check_in.sql",
@@ -56,11 +57,14 @@ def living_functions() -> dict[str, str]:
     return {function_name(sql): sql for sql in texts}
 
 
-def write_copies(folder: Path) -> list[Path]:
-    """Copy the living texts (includes filled in) into a new migration's folder, numbered in install order."""
+def write_copies(folder: Path, *names: str) -> list[Path]:
+    """Copy the living texts (includes filled in) of the functions ``names`` (all when none is named) into a new
+    migration's folder, numbered in install order."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for n, (name, sql) in enumerate(living_functions().items(), start=1):
+        if names and name not in names:
+            continue
         path = folder / f"{n:02d}_{name}.sql"
         path.write_text(sql)
         written.append(path)

@@ -17,9 +17,9 @@
 --   {"status": "recorded", "id": …, "flags": [...], "matches": [...], "exits": [...], "offers": [...]}
 --
 -- Rules (DESIGN.md §3):
---   * matching: tol = least(accuracy, brand tolerance cap); polygons match when ST_DWithin(fence, P, tol)
---     (0 inside, boundary included); circles when ST_DWithin(center, P, radius + tol). The indexed
---     prefilter for both is ST_DWithin(geom, P, tol) on (brand_id, geom): geom contains each circle.
+--   * matching: solomo_fences_at (solomo/geofences/sql/fences_at.sql): tol = least(accuracy, brand tolerance
+--     cap); polygons match when ST_DWithin(fence, P, tol), circles when ST_DWithin(center, P, radius + tol),
+--     behind the indexed prefilter ST_DWithin(geom, P, tol) on (brand_id, geom).
 --   * flags: low_accuracy (accuracy above the brand limit), mocked, impossible_speed. Speed is measured
 --     against the member's unflagged fixes by recorded_at: the previous one, the next one, and the newest
 --     one (distance minus both accuracies, over max(|dt|, 30 s), above the brand limit). A fix recorded
@@ -78,7 +78,6 @@ DECLARE
     v_newest_at timestamptz;
     v_late boolean;
     v_flags text[] := '{}';
-    v_tol double precision;
     v_checkin_id uuid;
     v_received_at timestamptz;
     v_matches jsonb := '[]';
@@ -155,15 +154,10 @@ BEGIN
     END IF;
     v_late := v_newest_at IS NOT NULL;
 
-    v_tol := least(p_accuracy, v_tolerance_cap);
     IF v_flags <> '{}' THEN
         -- Not a visit, so no matches; the stores it fell in (same geometry test) are kept for the stats.
-        SELECT coalesce(array_agg(DISTINCT g.store_id), '{}') INTO v_flagged_stores
-        FROM geofences g
-        WHERE g.brand_id = p_brand
-          AND g.active
-          AND ST_DWithin(g.geom, v_point, v_tol)
-          AND (g.kind = 'polygon' OR ST_DWithin(g.center, v_point, g.radius_m + v_tol));
+        SELECT coalesce(array_agg(DISTINCT f.store_id), '{}') INTO v_flagged_stores
+        FROM solomo_fences_at(p_brand, v_point, p_accuracy, v_tolerance_cap) f;
     END IF;
 
     INSERT INTO checkins (brand_id, member_id, recorded_at, location, accuracy_m, mocked, source, flags,
@@ -177,12 +171,8 @@ BEGIN
     ELSE
 
         WITH matched AS (
-            SELECT g.id AS fence_id, g.store_id, g.dwell_seconds
-            FROM geofences g
-            WHERE g.brand_id = p_brand
-              AND g.active
-              AND ST_DWithin(g.geom, v_point, v_tol)
-              AND (g.kind = 'polygon' OR ST_DWithin(g.center, v_point, g.radius_m + v_tol))
+            SELECT f.fence_id, f.store_id, f.dwell_seconds
+            FROM solomo_fences_at(p_brand, v_point, p_accuracy, v_tolerance_cap) f
         ),
         decided AS (
             SELECT m.fence_id, m.store_id, m.dwell_seconds, l.late,
