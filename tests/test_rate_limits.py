@@ -9,14 +9,17 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from litestar import Litestar
+from litestar import Litestar, get
+from litestar.di import NamedDependency
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from solomo.app import create_app
 from solomo.config import Settings
 from solomo.ops.budgets import Budget, charge_sql
-from tests.conftest import BrandContext
+from tests.conftest import BrandContext, make_brand
+from tests.limited_app import limited_client
 
 KEY_BURST, KEY_RATE = 3, 1
 MEMBER_BURST, MEMBER_RATE = 2, 1
@@ -139,3 +142,33 @@ async def test_a_charge_that_waited_behind_a_later_one_never_sees_time_run_backw
             assert (await later.execute(charge, params)).scalar_one() == 1
         assert (await early.execute(charge, params)).scalar_one() == 1
         await early.commit()
+
+
+async def test_the_charge_commits_by_itself_before_the_handlers_transaction(
+    settings: Settings, database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Every request of one key charges the same row: its lock must last the charge's statement only. Inside the
+    handler, the request's transaction holds no lock on request_budgets and began after the charge."""
+
+    @get("/test/budget-locks")
+    async def budget_locks(db_session: NamedDependency[AsyncSession]) -> list[int]:
+        row = (
+            await db_session.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE l.relation = 'request_budgets'::regclass AND l.mode <> 'AccessShareLock'),"
+                    " count(*) FILTER (WHERE b.at >= a.xact_start)"
+                    " FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid"
+                    " LEFT JOIN request_budgets b ON b.subject LIKE 'key:%' AND b.at >= now() - interval '1 minute'"
+                    " WHERE a.pid = pg_backend_pid()"
+                )
+            )
+        ).one()
+        return [int(row[0]), int(row[1])]
+
+    async with limited_client(settings, database_url) as client:
+        client.app.register(budget_locks)
+        brand = await make_brand(client, sessions, "Budget lock brand")
+        answer = await client.get("/test/budget-locks", headers=brand.admin)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["ratelimit"].startswith('"key";r=')
+    assert answer.json() == [0, 0]  # no lock held, and no charge made inside this transaction

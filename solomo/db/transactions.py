@@ -1,7 +1,7 @@
 """One database session per request, committed before the answer is sent, and retried when it loses a race.
 
 * The auth middleware and the handlers share the session Advanced Alchemy keeps in the ASGI scope
-  (``db_config.provide_session``). The middleware may commit its own small statement first; the handler's work
+  (``db_config.provide_session``). The middleware runs its one statement in autocommit first; the handler's work
   is the next transaction on the same session.
 * ``db_session`` is a dependency with ``yield``: Litestar resumes it after the handler returned and the
   response was built, but before a byte is sent. It commits there, so a 2xx goes out only once the commit

@@ -3,8 +3,8 @@
 Each request adds one to its caller's level, which drains at ``per_second``; a request that would lift the
 level above ``burst`` is refused with 429, and does not count. The level lives in the UNLOGGED table
 ``request_budgets``. The auth middleware charges it in the statement that looks its credential up (one round
-trip), then commits that small transaction at once: the budget row's lock is never held across the request,
-and the charge outlives the rollback of a request that fails. A transaction that wrote only to an UNLOGGED
+trip), run in autocommit before the request's transaction begins: the budget row's lock lasts that statement
+only, and the charge outlives the rollback of a request that fails. A transaction that wrote only to an UNLOGGED
 table commits without waiting for a WAL flush, so the commit is cheap without ``SET LOCAL synchronous_commit
 = off`` (measured with fsync on: the key look-up alone 0.28 ms, with the charge and its commit 0.4-0.6 ms, the
 same charge on a logged table 3.7 ms; ``SET LOCAL`` costs a round trip of its own and saved nothing).
