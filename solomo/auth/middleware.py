@@ -3,10 +3,11 @@
 The look-up runs on the request's own database session (the one handlers get), so authentication costs
 one statement and no extra connection. That statement also charges the caller's request budget
 (``solomo/ops/budgets.py``). It runs in autocommit on the session's connection before the session's
-transaction has begun (SQLAlchemy's asyncpg adapter sends BEGIN only with its first statement), so it commits by
-itself: the budget row's lock lasts the statement only, never a COMMIT round trip. Behind one busy key (a till, a brand's back
-end) every request charges the same row, and a lock held until the app sent COMMIT queued them all (redemptions
-over one key fell from 406/s to 190/s in bench/claims.py, 37 of 64 backends waiting on that row). A refusal is
+transaction has begun (SQLAlchemy's asyncpg adapter sends BEGIN only with its first statement), so it commits
+by itself: the budget row's lock lasts the statement only, never a COMMIT round trip. Behind one busy key (a
+till, a brand's back end) every request charges the same row, and a lock held until the app sent COMMIT queued
+them all (redemptions over one key fell from 406/s to 190/s in bench/claims.py, 37 of 64 backends waiting on
+that row). A refusal is
 answered here, by the app's exception handler, so the middleware outside (Prometheus) sees the real status
 rather than an exception.
 """
