@@ -10,8 +10,8 @@ as the work, so a replay can only see committed work:
     (``pg_try_advisory_xact_lock``: the second request never queues behind the first);
   * a malformed key (empty, over 255 characters, not printable ASCII) → 400, as the IETF
     Idempotency-Key draft says.
-The row is found by brand, caller, method and key (its ``route`` column holds the method; the path is in
-the fingerprint), so one primary-key probe finds a key whatever path it was first used on.
+The row is found by brand, caller, method and key (the path is in the fingerprint), so one primary-key
+probe finds a key whatever path it was first used on.
 Failed requests store nothing (their transaction rolls back), so they may be retried with the same key.
 """
 
@@ -49,15 +49,15 @@ _LOOK_UP = text(
     SELECT pg_try_advisory_xact_lock(hashtextextended(:lock, 0)) AS locked, k.body_hash, k.status_code, k.response
     FROM (SELECT 1) AS one
     LEFT JOIN idempotency_keys k
-           ON k.brand_id = :brand_id AND k.caller = :caller AND k.route = :route AND k.key = :key
+           ON k.brand_id = :brand_id AND k.caller = :caller AND k.method = :method AND k.key = :key
           AND k.created_at > now() - interval '24 hours'
     """
 )
 _STORE = text(
     """
-    INSERT INTO idempotency_keys (brand_id, caller, route, key, body_hash, status_code, response)
-    VALUES (:brand_id, :caller, :route, :key, :body_hash, :status_code, :response)
-    ON CONFLICT (brand_id, caller, route, key) DO UPDATE
+    INSERT INTO idempotency_keys (brand_id, caller, method, key, body_hash, status_code, response)
+    VALUES (:brand_id, :caller, :method, :key, :body_hash, :status_code, :response)
+    ON CONFLICT (brand_id, caller, method, key) DO UPDATE
        SET body_hash = excluded.body_hash, status_code = excluded.status_code, response = excluded.response,
            created_at = now()
     """
@@ -86,7 +86,7 @@ async def run_once(
             f"{HEADER} must be 1 to 255 printable ASCII characters",
             errors=[FieldError(HEADER, "must be 1 to 255 printable ASCII characters", "header")],
         )
-    scope = {"brand_id": principal.brand_id, "caller": caller_of(principal), "route": request.method, "key": key}
+    scope = {"brand_id": principal.brand_id, "caller": caller_of(principal), "method": request.method, "key": key}
     fingerprint = _digest(request.url.path.encode()) + _digest(await request.body())
     found = (await session.execute(_LOOK_UP, scope | {"lock": "|".join(str(v) for v in scope.values())})).one()
     if not found.locked:

@@ -85,7 +85,7 @@ async def test_export_holds_every_kind_of_row(brand: BrandContext, monkeypatch: 
     assert [(r.key, r.status_code) for r in document.idempotency_records] == [("till-retry-1", 201)]
     # That the request was kept, not the answer stored with it; nor the brand's own ids or staff keys.
     raw = answer.json()
-    assert set(raw["idempotency_records"][0]) == {"route", "key", "status_code", "created_at"}
+    assert set(raw["idempotency_records"][0]) == {"method", "key", "status_code", "created_at"}
     assert not {"brand_id", "key_id"} & set(raw["redemptions"][0])
     assert not {"brand_id", "member_id"} & set(raw["checkins"][0])
 

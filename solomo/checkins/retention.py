@@ -37,9 +37,9 @@ _COARSEN = text(
 _EXPIRED_KEYS = text(
     """
     DELETE FROM idempotency_keys k
-    USING (SELECT brand_id, caller, route, key FROM idempotency_keys
+    USING (SELECT brand_id, caller, method, key FROM idempotency_keys
            WHERE created_at < now() - interval '24 hours' LIMIT :batch FOR UPDATE SKIP LOCKED) old
-    WHERE (k.brand_id, k.caller, k.route, k.key) = (old.brand_id, old.caller, old.route, old.key)
+    WHERE (k.brand_id, k.caller, k.method, k.key) = (old.brand_id, old.caller, old.method, old.key)
     """
 )
 

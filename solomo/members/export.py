@@ -129,12 +129,12 @@ HISTORIES: Final[list[tuple[str, TextClause]]] = [
         "idempotency_records",
         # That a request was kept for replay, not the answer stored with it (the other sections hold that data).
         _page(
-            "jsonb_build_object('route', k.route, 'key', k.key, 'status_code', k.status_code,"
+            "jsonb_build_object('method', k.method, 'key', k.key, 'status_code', k.status_code,"
             " 'created_at', k.created_at)",
             "idempotency_keys k",
             "k.brand_id = :brand_id AND k.caller = :caller",
             "k.created_at",
-            "CAST(md5(k.route || ' ' || k.key) AS uuid)",
+            "CAST(md5(k.method || ' ' || k.key) AS uuid)",
         ),
     ),
 ]

@@ -206,7 +206,7 @@ class FirstVisitExport(msgspec.Struct):
 class IdempotencyRecordExport(msgspec.Struct):
     """That a request of the member's was kept for replay (for 24 hours); the answer kept with it is not repeated."""
 
-    route: str
+    method: str
     key: str
     status_code: int
     created_at: datetime

@@ -95,13 +95,13 @@ class IdempotencyKey(Base):
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (
-        PrimaryKeyConstraint("brand_id", "caller", "route", "key"),
+        PrimaryKeyConstraint("brand_id", "caller", "method", "key"),
         Index("ix_idempotency_keys_created", "created_at"),
     )
 
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     caller: Mapped[str] = mapped_column(Text)
-    route: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(Text)
     body_hash: Mapped[bytes] = mapped_column(LargeBinary)
     status_code: Mapped[int]
