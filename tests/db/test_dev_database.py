@@ -3,20 +3,34 @@ history), and left alone when its revision is known."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import make_url
 
 from solomo.db import cluster
+from solomo.db.cluster import LocalCluster
 from tests.databases import TestDatabases
 
 
+@pytest.fixture(scope="module")
+def local(databases: TestDatabases) -> Iterator[LocalCluster]:
+    """A private cluster, as the dev database lives in one: the session's throwaway cluster, or (when the tests run
+    against an outside server) one of this module's own."""
+    if databases.cluster is not None:
+        yield databases.cluster
+        return
+    own = cluster.throwaway_cluster()
+    try:
+        yield own
+    finally:
+        own.destroy()
+
+
 def test_a_database_at_an_unknown_revision_is_recreated(
-    databases: TestDatabases, capsys: pytest.CaptureFixture[str]
+    local: LocalCluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    local = databases.cluster
-    if local is None:
-        pytest.skip("needs the throwaway cluster: the database is dropped and created again")
-    name = make_url(databases.create("dev_unknown")).database
+    name = make_url(local.ensure_database("dev_unknown")).database
     assert name is not None
     local.psql("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)", dbname=name)
     local.psql("INSERT INTO alembic_version VALUES ('0016')", dbname=name)
@@ -29,11 +43,8 @@ def test_a_database_at_an_unknown_revision_is_recreated(
     assert local.psql("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'", dbname=name) == "1"
 
 
-def test_a_database_at_a_known_revision_is_kept(databases: TestDatabases) -> None:
-    local = databases.cluster
-    if local is None:
-        pytest.skip("needs the throwaway cluster")
-    name = make_url(databases.create("dev_known")).database
+def test_a_database_at_a_known_revision_is_kept(local: LocalCluster) -> None:
+    name = make_url(local.ensure_database("dev_known")).database
     assert name is not None
     head = sorted(cluster.known_revisions())[0]
     local.psql("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)", dbname=name)
