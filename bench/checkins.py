@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,12 @@ TOLERANCE_CAP_M = 50.0
 #: The fence lookup of solomo_record_check_in: the matching rule (solomo/geofences/sql/fences_at.sql), point and
 #: tolerance as parameters (the tolerance given as both accuracy and cap, so least() of them is the tolerance).
 LOOKUP_SQL = "SELECT fence_id, store_id, dwell_seconds FROM solomo_fences_at($1, $2::geography, $3, $3)"
+#: The statement the API sends for a check-in, called directly: the floor of the app's share of the cost.
+REQUEST_SQL = (
+    "SELECT solomo_checkin_request($1, $2, 0, 1000000000, 1000000000, NULL, NULL, $3, $4, $5, $6, false, 'bench')"
+)
+#: Connections of the request-function floor (the level the targets are read at).
+FUNCTION_FLOOR_CONNECTIONS = 32
 TARGET_RPS = 2_000.0
 TARGET_P50_MS = 2.0
 TARGET_P99_MS = 10.0
@@ -279,6 +285,7 @@ class Results:
     levels: list[Level]
     paced: Level | None
     floors: list[FloorResult]
+    function_floor: FloorResult
     plans: Plans
     settings: dict[str, str]
     outcome: dict[str, int]
@@ -327,6 +334,16 @@ def report(args: argparse.Namespace, r: Results) -> None:
             f" p99 {f.p99_ms:.2f} ms, {f.rows_per_query:.2f} fences matched per point"
         )
 
+    f = r.function_floor
+    print(
+        f"\n=== Floor: the API's one statement, solomo_checkin_request, called directly through asyncpg at"
+        f" {f.connections} connections (the same walks, recorded_at now) ==="
+    )
+    print(f"{f.qps:,.0f} calls/s over {f.queries} calls, p50 {f.p50_ms:.2f} ms, p99 {f.p99_ms:.2f} ms")
+    for level in r.levels:
+        if level.http.connections == f.connections:
+            print(f"API/function floor at {f.connections} connections: {level.http.rps / f.qps:.2f}")
+
     print(f"\n=== CPU: cores busy on average ({os.cpu_count()} in all) and CPU ms per check-in / per query ===")
     print(row(CPU_HEADER, CPU_WIDTHS))
     for level in [*r.levels, *([r.paced] if r.paced else [])]:
@@ -335,6 +352,9 @@ def report(args: argparse.Namespace, r: Results) -> None:
     for f in r.floors:
         if f.cpu:
             print(cpu_row(f"floor c={f.connections}", f.cpu, f.queries, client_is_wrk=False))
+    f = r.function_floor
+    if f.cpu:
+        print(cpu_row(f"function c={f.connections}", f.cpu, f.queries, client_is_wrk=False))
     print_cpu_notes(r.levels)
 
     _targets(r, floor_by)
@@ -468,6 +488,26 @@ def _floors(
     return floors
 
 
+def _function_floor(
+    args: argparse.Namespace, dsn: str, loaded: Loaded, routes: list[MemberRoute], meter: CpuMeter
+) -> FloorResult:
+    """The request function the API calls, called directly: each member's walk in order, members interleaved so
+    that two connections rarely hold one member, recorded_at advancing a millisecond a call from now."""
+    start = datetime.now(UTC)
+    steps = max(len(r.points) for r in routes)
+    points = [(r.member_id, *r.points[k % len(r.points)]) for k in range(steps) for r in routes]
+    params = [
+        (loaded.brand_id, member, lon, lat, acc, start + timedelta(milliseconds=i))
+        for i, (member, lon, lat, acc) in enumerate(points)
+    ]
+    connections = FUNCTION_FLOOR_CONNECTIONS
+    with meter.measure() as cpu:
+        result = asyncio.run(floor(dsn, REQUEST_SQL, params, connections, args.requests, init=_text_geography))
+    result = dataclasses.replace(result, cpu=cpu[0])
+    print(f"  request function at {connections} connections: {result.qps:,.0f} calls/s", flush=True)
+    return result
+
+
 def run(args: argparse.Namespace) -> None:
     wrk_binary = find_wrk()
     rng = np.random.default_rng(args.seed)
@@ -487,9 +527,12 @@ def run(args: argparse.Namespace) -> None:
             wrk = Wrk(wrk_binary, server.base_url, workdir, [(r.token, r.fragments()) for r in routes])
             levels, paced, profile = _drive_api(args, server, wrk, meter, dsn, workdir)
         floors = _floors(args, dsn, loaded, routes, meter)
+        function_floor = _function_floor(args, dsn, loaded, routes, meter)
         plans = asyncio.run(explain(dsn, loaded.brand_id, routes[:50]))
         done = asyncio.run(outcome(dsn))
-        report(args, Results(loaded, levels, paced, floors, plans, settings, done, wrk.commands, profile))
+        report(
+            args, Results(loaded, levels, paced, floors, function_floor, plans, settings, done, wrk.commands, profile)
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -67,6 +67,12 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="SOLOMO_DB_POOL_SIZE for the server (default: unset, the app's own default)",
     )
+    parser.add_argument(
+        "--statement-pool-size",
+        type=int,
+        default=None,
+        help="SOLOMO_DB_STATEMENT_POOL_SIZE, the hot routes' connections per worker (default: the app's own)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the cluster directory (the server is stopped)")
 
 
@@ -194,6 +200,8 @@ def api_server(url: str, signing_keys: str, args: argparse.Namespace, log_path: 
     }
     if args.pool_size is not None:
         env["SOLOMO_DB_POOL_SIZE"] = str(args.pool_size)
+    if args.statement_pool_size is not None:
+        env["SOLOMO_DB_STATEMENT_POOL_SIZE"] = str(args.statement_pool_size)
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own console script with fixed arguments

@@ -26,13 +26,15 @@ from solomo.brands.controllers import BrandController
 from solomo.checkins.controllers import CheckinController
 from solomo.cli import SolomoCLIPlugin
 from solomo.config import MIGRATIONS_DIR, Settings, get_settings
-from solomo.coupons.controllers import ClaimController, TillController
+from solomo.coupons.controllers import ClaimController, RedeemController, TillController
 from solomo.coupons.throttle import CodeGuard
 from solomo.db.engine import DbLimits, make_engine, resolve_database_url
+from solomo.db.pool import StatementPool
 from solomo.db.transactions import RetryConflicts, close_session_handler, session_dependency
 from solomo.docs_ui import docs_asset, docs_page
 from solomo.errors import EXCEPTION_HANDLERS
 from solomo.geofences.controllers import GeofenceController, StoreGeofenceController
+from solomo.hot.callers import HOT_STATE, HotRoutes, KeyDirectory
 from solomo.input_checks import check_input
 from solomo.members.controllers import MemberController
 from solomo.offers.controllers import CampaignController, OfferController
@@ -102,10 +104,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         ttl_seconds=settings.member_token_ttl_seconds,
     )
     prometheus = prometheus_config()
+    key_budget = Budget("key", settings.rate_limit_key_burst, settings.rate_limit_key_per_second)
+    member_budget = Budget("member", settings.rate_limit_member_burst, settings.rate_limit_member_per_second)
+    statements = StatementPool(url, size=settings.statement_pool_size, limits=limits)
+    hot = HotRoutes(statements, codec, member_budget, key_budget, KeyDirectory(statements))
 
     def on_startup(app: Litestar) -> None:
         app.state.migration_heads = migration_heads()
         app.state[HEALTH_TIMEOUT_STATE] = settings.health_timeout_ms
+        app.state[HOT_STATE] = hot
+
+    async def on_shutdown(_: Litestar) -> None:
+        await statements.close()
 
     def stats_folds(_: Litestar) -> AbstractAsyncContextManager[None]:
         if settings.stats_fold_seconds <= 0:
@@ -131,6 +141,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         OfferController,
         ClaimController,
         TillController,
+        RedeemController,
         StatsController,
         HeatmapController,
         docs_asset,
@@ -143,6 +154,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             "db_session": session_dependency(db_config, settings.db_report_statement_timeout_ms),
             "member_token_codec": Provide(lambda: codec, use_cache=True, sync_to_thread=False),
             "code_guard": Provide(lambda: code_guard, use_cache=True, sync_to_thread=False),
+            "hot": Provide(lambda: hot, use_cache=True, sync_to_thread=False),
         },
         middleware=[
             prometheus.middleware,
@@ -150,8 +162,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 AuthMiddleware,
                 db_config=db_config,
                 codec=codec,
-                key_budget=Budget("key", settings.rate_limit_key_burst, settings.rate_limit_key_per_second),
-                member_budget=Budget("member", settings.rate_limit_member_burst, settings.rate_limit_member_per_second),
+                key_budget=key_budget,
+                member_budget=member_budget,
                 exclude=UNAUTHENTICATED,
             ),
             RetryConflicts,
@@ -159,6 +171,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         exception_handlers=dict(EXCEPTION_HANDLERS),
         openapi_config=_openapi(),
         on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
         lifespan=[stats_folds],
         before_request=check_input,
         request_max_body_size=settings.max_body_bytes,

@@ -87,6 +87,9 @@ class Settings:
     #: Connections kept per worker. Overflow connections are closed when returned, and a new connection pays
     #: for loading PostGIS on its first spatial query, so the pool should cover the usual concurrency.
     pool_size: int = 20
+    #: Connections per worker for the hot routes' single statements (solomo/db/pool.py). A hot request holds one
+    #: only while its statement runs, so a few per core of the database keep it busy; more only queue in it.
+    statement_pool_size: int = 8
     log_level: str = "INFO"
     #: Seconds between background folds of the stats journal into the rollups (0: only when stats are read).
     stats_fold_seconds: int = 5
@@ -124,6 +127,7 @@ class Settings:
             rate_limit_member_per_second=_int_env("SOLOMO_RATE_LIMIT_MEMBER_PER_SECOND", 5),
             max_body_bytes=_int_env("SOLOMO_MAX_BODY_BYTES", 1_048_576),
             pool_size=_int_env("SOLOMO_DB_POOL_SIZE", 20),
+            statement_pool_size=_int_env("SOLOMO_DB_STATEMENT_POOL_SIZE", 8),
             log_level=os.environ.get("SOLOMO_LOG_LEVEL", "INFO").upper(),
             stats_fold_seconds=_int_env("SOLOMO_STATS_FOLD_SECONDS", 5),
             db_statement_timeout_ms=_int_env("SOLOMO_DB_STATEMENT_TIMEOUT_MS", 5_000),

@@ -35,9 +35,8 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
-from sqlalchemy import exc as sa_exc
 
-from solomo.db.faults import DatabaseFault, database_fault, mark_for_retry
+from solomo.db.faults import DatabaseFault, database_fault, mark_for_retry, sqlstate_of
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("solomo.errors")
@@ -246,7 +245,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             logger.error("server error", exc_info=exc)
             detail = "An internal error occurred" if status == HTTP_500_INTERNAL_SERVER_ERROR else detail
         return problem_response(request, status, code, detail, headers=exc.headers)
-    if isinstance(exc, sa_exc.DBAPIError) and str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+    if (sqlstate_of(exc) or "").startswith("22"):
         # A data exception (value out of range, bad encoding…) that validation should have caught: still the
         # client's input, so a 422 rather than a 500, and logged so the missing check gets written.
         logger.warning("database refused a value", exc_info=exc)

@@ -29,6 +29,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
+from litestar.utils.scope.state import ScopeState
 
 from solomo.errors import ApiError
 from solomo.field_errors import bad_fields
@@ -140,11 +141,14 @@ async def check_input(request: Request[Any, Any, Any]) -> None:
         raise _unsupported(content_type)
     decoder, annotation = found
     try:
-        decoder.decode(body)
+        decoded = decoder.decode(body)
         if b"\\u0000" in body:
             field_path = _first_nul(msgspec.json.decode(body))
             if field_path is not None:
                 raise _refuse(field_path, _NUL_MESSAGE)
+        # Litestar's body extractor takes this as the decoded body, so the body is decoded once: its conversion of
+        # an instance of the declared type to that type gives the instance back.
+        ScopeState.from_scope(request.scope).json = decoded
     except msgspec.ValidationError as exc:
         try:
             decoded = msgspec.json.decode(body)

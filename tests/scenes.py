@@ -70,17 +70,32 @@ async def make_scene(brand: BrandContext, *, consent: bool = True, interval_s: i
 
 @contextmanager
 def statements_sent(app: Litestar) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the block runs (to hold hot paths to their round trips)."""
+    """Every statement the app sends while the block runs, BEGIN and COMMIT included, on the engine and on the hot
+    routes' statement pool (to hold hot paths to their round trips)."""
     from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 
+    from solomo.hot.callers import HOT_STATE
+
     engine: AsyncEngine = app.plugins.get(SQLAlchemyPlugin).config[0].get_engine()  # type: ignore[assignment]
+    pool = app.state[HOT_STATE].pool
     statements: list[str] = []
 
     def count(*args: Any) -> None:
         statements.append(str(args[2]))
 
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    def begin(*_: Any) -> None:
+        statements.append("BEGIN")
+
+    def commit(*_: Any) -> None:
+        statements.append("COMMIT")
+
+    listeners = [("before_cursor_execute", count), ("begin", begin), ("commit", commit)]
+    for name, listener in listeners:
+        event.listen(engine.sync_engine, name, listener)
+    pool.observers.append(statements.append)
     try:
         yield statements
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        pool.observers.remove(statements.append)
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)

@@ -285,13 +285,13 @@ async def test_erasure_and_merge_cover_checkins(scene: Scene) -> None:
     assert (row.n, row.located, states) == (1, 0, 0)  # counted, but no coordinates and no state left
 
 
-async def test_a_checkin_takes_two_statements(scene: Scene, app: Litestar) -> None:
-    """Authentication (one indexed look-up) and the check-in function: nothing else reaches the database."""
+async def test_a_checkin_takes_one_statement(scene: Scene, app: Litestar) -> None:
+    """The request function does it all (token version, budget, check-in): no BEGIN, no COMMIT, no auth query."""
     await scene.fence({"geometry": {"type": "Point", "coordinates": list(PARIS)}, "radius_m": 200})
     with statements_sent(app) as statements:
         await scene.ok(*PARIS)
-    assert len(statements) == 2, statements
-    assert "solomo_record_check_in" in statements[1]
+    assert len(statements) == 1, statements
+    assert "solomo_checkin_request(" in statements[0]
 
 
 async def test_fence_lookup_uses_the_gist_index_at_100k_fences(brand: BrandContext) -> None:

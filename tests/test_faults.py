@@ -137,7 +137,7 @@ async def test_a_backend_killed_mid_redemption_is_a_503_and_the_next_redemption_
         async with sessions() as holder:
             await holder.execute(text("SELECT 1 FROM coupons WHERE id = :id FOR UPDATE"), {"id": coupon["id"]})
             redeeming = asyncio.ensure_future(shop.redeem(coupon["code"]))
-            await terminate(sessions, await until_waiting_on_a_lock(sessions, "%solomo_redeem_coupon%"))
+            await terminate(sessions, await until_waiting_on_a_lock(sessions, "%solomo_redeem_request%"))
             killed = await asyncio.wait_for(redeeming, 10)
             await holder.rollback()
         assert killed.status_code == 503, killed.text

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from solomo.app import create_app
 from solomo.config import Settings
-from solomo.ops.budgets import Budget, charge_sql
+from solomo.ops.budgets import Budget
 from tests.conftest import BrandContext, make_brand
 from tests.limited_app import limited_client
 
@@ -132,8 +132,7 @@ async def test_a_charge_that_waited_behind_a_later_one_never_sees_time_run_backw
     """Charges queue on the budget row's lock. One whose transaction began before the last writer's charge must
     drain by the elapsed time it reads when it runs, never by a negative one (which, times a high rate, would add a
     whole burst and refuse a caller far inside its budget)."""
-    charged = charge_sql("source", "CAST(:brand AS uuid)", "'key:clock'")
-    charge = text(f"WITH source AS (SELECT 1), {charged} SELECT level FROM charged")
+    charge = text("SELECT charged FROM solomo_charge_budget(:brand, 'key:clock', :burst, :rate, false)")
     params = {"brand": brand.id, "rate": 1_000_000, "burst": 5}
     async with brand.sessions() as early, brand.sessions() as later:
         await early.execute(text("SELECT 1"))  # its transaction, and so its now(), begins here

@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from litestar import Litestar
-
 from solomo.coupons.codes import check_symbol
 from tests.conftest import BrandContext
 from tests.coupon_helpers import Shop, open_shop, scalar
-from tests.scenes import PARIS, statements_sent
+from tests.scenes import PARIS
 from tests.test_offer_eligibility import fence_at, offer, shop, visit
 from tests.test_offers_crud import campaign
 
@@ -253,16 +251,3 @@ async def test_hostile_claim_bodies(brand: BrandContext) -> None:
             headers=shop.scene.headers | {"content-type": "application/json"},
         )
         assert answer.status_code == status, (body, answer.text)
-
-
-async def test_a_claim_and_a_redemption_each_take_two_statements(brand: BrandContext, app: Litestar) -> None:
-    """Authentication, then one SQL function call: limits, the throttle and the audit row ride in it."""
-    shop = await open_shop(brand)
-    with statements_sent(app) as claim:
-        coupon = await shop.claimed()
-    assert len(claim) == 2, claim
-    assert "solomo_claim_offer" in claim[1]
-    with statements_sent(app) as redemption:
-        assert (await shop.redeem(coupon["code"])).status_code == 201
-    assert len(redemption) == 2, redemption
-    assert "solomo_redeem_coupon" in redemption[1]

@@ -41,7 +41,7 @@ async def test_a_locked_coupon_answers_503_within_the_lock_timeout_and_nothing_e
         async with sessions() as holder:  # a till, or psql, holding the coupon's row
             await holder.execute(text("SELECT 1 FROM coupons WHERE id = :id FOR UPDATE"), {"id": coupon["id"]})
             redeeming = asyncio.ensure_future(_timed(shop.redeem(coupon["code"])))
-            await until_waiting_on_a_lock(sessions, "%solomo_redeem_coupon%")
+            await until_waiting_on_a_lock(sessions, "%solomo_redeem_request%")
             ready, ready_s = await _timed(client.get("/health/ready"))
             stores, stores_s = await _timed(client.get("/v1/stores", headers=bystander.admin))
             redeemed, redeem_s = await asyncio.wait_for(redeeming, 10)
@@ -114,23 +114,51 @@ async def test_forty_parallel_unknown_codes_get_429s_fast_and_other_brands_are_s
 async def test_a_pool_wait_answers_503_after_the_pool_timeout(
     settings: Settings, database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    limits = {"pool_size": 1, "db_pool_timeout_ms": 800, "db_lock_timeout_ms": 5000, "health_timeout_ms": 300}
+    """Both pools: the hot routes' statement pool and the engine's, each of one connection here."""
+
+    @get("/test/hold", exclude_from_auth=True)
+    async def hold(db_session: NamedDependency[AsyncSession]) -> str:
+        return str(await db_session.scalar(text("SELECT 'held' FROM pg_sleep(1.5)")))
+
+    limits = {
+        "pool_size": 1,
+        "statement_pool_size": 1,
+        "db_pool_timeout_ms": 800,
+        "db_lock_timeout_ms": 5000,
+        "health_timeout_ms": 300,
+    }
     async with limited_client(settings, database_url, **limits) as client:
+        client.app.register(hold)
         brand = await make_brand(client, sessions, "Busy brand")
-        shop = await open_shop(brand)
+        shop = await open_shop(brand, limits={"grants": "every_visit"})
         coupon = await shop.claimed()
+        await shop.revisit()
+        other = await shop.claimed()
         async with sessions() as holder:
-            # The pool's only connection (1 + 0 overflow) waits on a locked row, as a stalled request would.
+            # The statement pool's only connection waits on a locked row, as a stalled request would.
             await holder.execute(text("SELECT 1 FROM coupons WHERE id = :id FOR UPDATE"), {"id": coupon["id"]})
             redeeming = asyncio.ensure_future(shop.redeem(coupon["code"]))
-            await until_waiting_on_a_lock(sessions, "%solomo_redeem_coupon%")
-            busy, busy_s = await _timed(client.get("/v1/stores", headers=brand.admin))
-            ready, ready_s = await _timed(client.get("/health/ready"))
+            await until_waiting_on_a_lock(sessions, "%solomo_redeem_request%")
+            busy, busy_s = await _timed(shop.redeem(other["code"]))
+            # The engine's pool is another: its routes are served meanwhile.
+            served = await client.get("/v1/stores", headers=brand.admin)
             await holder.rollback()
         assert (await asyncio.wait_for(redeeming, 10)).status_code == 201
+        assert served.status_code == 200
         assert busy.status_code == 503, busy.text
         assert busy.json()["code"] == "database_busy"
         assert busy.headers["retry-after"] == "1"
+        assert 0.7 < busy_s < 1.5, busy_s
+        assert (await shop.redeem(other["code"])).status_code == 201
+
+        # The engine's only connection held by a slow request: the next one waits the pool timeout, then 503.
+        holding = asyncio.ensure_future(client.get("/test/hold"))
+        await asyncio.sleep(0.3)
+        busy, busy_s = await _timed(client.get("/v1/stores", headers=brand.admin))
+        ready, ready_s = await _timed(client.get("/health/ready"))
+        assert (await holding).status_code == 200
+        assert busy.status_code == 503, busy.text
+        assert busy.json()["code"] == "database_busy"
         assert 0.7 < busy_s < 1.5, busy_s
         # Readiness keeps its own, shorter budget.
         assert (ready.status_code, ready.json()["code"]) == (503, "database_timeout")

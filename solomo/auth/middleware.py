@@ -30,40 +30,41 @@ from solomo.auth.member_tokens import InvalidMemberTokenError, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
 from solomo.errors import handle_exception
-from solomo.ops.budgets import Budget, charge_sql, level_sql, member_subject
+from solomo.ops.budgets import Budget, member_subject
 
-#: The live key with this hash, charged one request of its budget.
+#: The live key with this hash, charged one request of its budget (solomo_charge_budget,
+#: solomo/ops/sql/charge_budget.sql; MATERIALIZED so the charge runs once, and only for a key that exists).
 _KEY_LOOKUP_AND_CHARGE = text(
-    f"""
+    """
     WITH k AS (
         SELECT id, brand_id, role, store_ids
         FROM api_keys
         WHERE secret_hash = :secret_hash AND revoked_at IS NULL
-    ), {charge_sql("k", "k.brand_id", "'key:' || k.id")}
-    SELECT k.id, k.brand_id, k.role, k.store_ids,
-           (SELECT level FROM charged) AS charged,
-           {level_sql("k.brand_id", "'key:' || k.id")} AS level
-    FROM k
+    ), budget AS MATERIALIZED (
+        SELECT solomo_charge_budget(k.brand_id, 'key:' || k.id, :burst, :rate, false) AS b FROM k
+    )
+    SELECT k.id, k.brand_id, k.role, k.store_ids, (budget.b).charged AS charged, (budget.b).level AS level
+    FROM k, budget
     """
 )
 #: The member's token version, and one request charged to its budget when the token's version is current.
 _MEMBER_VERSION_AND_CHARGE = text(
-    f"""
+    """
     WITH m AS (
         SELECT token_version
         FROM members
         WHERE id = :member_id AND brand_id = :brand_id AND merged_into_id IS NULL AND erased_at IS NULL
-    ), accepted AS (
-        SELECT 1 FROM m WHERE token_version = :version
-    ), {charge_sql("accepted", "CAST(:brand_id AS uuid)", ":subject")}
-    SELECT m.token_version,
-           (SELECT level FROM charged) AS charged,
-           {level_sql("CAST(:brand_id AS uuid)", ":subject")} AS level
+    ), budget AS MATERIALIZED (
+        SELECT solomo_charge_budget(CAST(:brand_id AS uuid), :subject, :burst, :rate, false) AS b
+        FROM m WHERE m.token_version = :version
+    )
+    SELECT m.token_version, (SELECT (b).charged FROM budget) AS charged, (SELECT (b).level FROM budget) AS level
     FROM m
     """
 )
-#: Where ``authenticate_request`` leaves the RateLimit headers for the answer (in the scope's state).
-_HEADERS_KEY = "solomo_rate_limit_headers"
+#: Where the RateLimit headers for the answer are left in the scope's state (by ``authenticate_request``, or by a
+#: hot route, solomo/hot/envelope.py); this middleware adds them to whatever is answered.
+RATE_LIMIT_HEADERS = "solomo_rate_limit_headers"
 
 
 class AuthMiddleware(AbstractAuthenticationMiddleware):
@@ -94,7 +95,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
                 started = True
                 state = scope.get("state") or {}
                 headers = MutableScopeHeaders.from_message(message)
-                for name, value in state.get(_HEADERS_KEY, {}).items():
+                for name, value in state.get(RATE_LIMIT_HEADERS, {}).items():
                     headers.setdefault(name, value)
             await send(message)
 
@@ -120,7 +121,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             )
             if row is None:
                 raise NotAuthorizedException("Unknown or revoked API key")
-            connection.scope["state"][_HEADERS_KEY] = self.key_budget.admit(row.charged, row.level)
+            connection.scope["state"][RATE_LIMIT_HEADERS] = self.key_budget.admit(row.charged, row.level)
             principal = Principal(
                 brand_id=row.brand_id,
                 role=Role(row.role),
@@ -145,7 +146,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         )
         if row is None or row.token_version != claims.version:
             raise NotAuthorizedException("Member token refused: revoked")
-        connection.scope["state"][_HEADERS_KEY] = self.member_budget.admit(row.charged, row.level)
+        connection.scope["state"][RATE_LIMIT_HEADERS] = self.member_budget.admit(row.charged, row.level)
         principal = Principal(brand_id=claims.brand_id, role=Role.MEMBER, member_id=claims.member_id)
         return AuthenticationResult(user=principal, auth=credential)
 

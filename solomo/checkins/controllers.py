@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.guards import ADMIN, MEMBER
 from solomo.auth.middleware import principal_of
+from solomo.checkins.request import record_checkin
 from solomo.checkins.schemas import CheckinIn, CheckinPage, CheckinResult
 from solomo.checkins.service import CheckinService
-from solomo.idempotency import IdempotencyKeyHeader, run_once
+from solomo.hot.callers import HOT_ROUTE, HotRoutes, member_token
+from solomo.idempotency import IdempotencyKeyHeader
 from solomo.members.service import MemberService
 from solomo.openapi_contract import problems
 from solomo.pagination import Cursor, Limit
@@ -25,24 +27,20 @@ class CheckinController(Controller):
 
     @post(
         "/checkins",
-        guards=[MEMBER],
+        guards=[member_token],
         status_code=HTTP_201_CREATED,
         summary="Report the member's location: matched fences, events, offers and fraud flags",
         response_description="The check-in with what it matched and fired.",
-        opt=problems({403: ["consent_required"], 404: ["member_not_found"]}),
+        opt=HOT_ROUTE | problems({403: ["consent_required"], 404: ["member_not_found"]}),
     )
     async def create_checkin(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        hot: NamedDependency[HotRoutes],
         data: JSONBody[CheckinIn],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[CheckinResult]:
-        principal = principal_of(request)
-        service = CheckinService(db_session, principal)
-        return await run_once(
-            request, db_session, principal, idempotency_key, HTTP_201_CREATED, lambda: service.record(data)
-        )
+        return await record_checkin(request, hot, data, idempotency_key)
 
     @get("/members/me/checkins", guards=[MEMBER], summary="The member's own check-ins, newest first")
     async def my_checkins(

@@ -1,61 +1,31 @@
-"""Check-ins: the hot path is one call to the SQL function ``solomo_record_check_in``, whose header states the
-rules (matching, flags, late fixes, fence state, grants).
-
-Python checks only what needs no database (the point, the time window); matching, fraud flags, fence
-state, rate limit and consent are decided in SQL, in one round trip, under a lock on the member row.
-"""
+"""Check-ins read back (listings), and what members' erasure and merge do to them. Recording one is the hot
+route's single statement (solomo/checkins/request.py)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND, HTTP_429_TOO_MANY_REQUESTS
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
 from solomo.checkins.schemas import (
-    AvailableOffer,
-    CheckinIn,
     CheckinOut,
     CheckinPage,
-    CheckinResult,
     FenceExit,
     FenceMatch,
 )
 from solomo.db.sql import sql_with_uuids
-from solomo.errors import ApiError, invalid, invalid_geometry
-from solomo.geo.errors import GeometryError
+from solomo.errors import invalid
 from solomo.geo.geojson import Point
-from solomo.geo.validate import validate_point
 from solomo.pagination import decode_time_id, split_page
 
 MAX_AHEAD = timedelta(minutes=5)
 MAX_AGE = timedelta(hours=24)
-
-_RECORD = text(
-    "SELECT CAST(solomo_record_check_in(:brand_id, :member_id, :lon, :lat, :accuracy, :recorded_at, :mocked, :source)"
-    " AS text)"
-)
-
-
-class _Answer(msgspec.Struct):
-    status: str
-    retry_after: int = 0
-    id: uuid.UUID | None = None
-    recorded_at: datetime | None = None
-    received_at: datetime | None = None
-    flags: list[str] = []
-    matches: list[FenceMatch] = []
-    exits: list[FenceExit] = []
-    offers: list[AvailableOffer] = []
-
-
-_ANSWER = msgspec.json.Decoder(_Answer)
 
 _LIST = text(
     """
@@ -95,53 +65,6 @@ class CheckinService:
         self.session = session
         self.brand_id = principal.brand_id
         self.principal = principal
-
-    async def record(self, data: CheckinIn) -> CheckinResult:
-        member_id = self.principal.member_id
-        assert member_id is not None  # the route takes member tokens only
-        try:
-            point = validate_point(data.location)
-        except GeometryError as exc:
-            raise invalid_geometry("location", exc) from exc
-        check_recorded_at(data.recorded_at, datetime.now(UTC))
-        raw = (
-            await self.session.execute(
-                _RECORD,
-                {
-                    "brand_id": self.brand_id,
-                    "member_id": member_id,
-                    "lon": float(point.x),
-                    "lat": float(point.y),
-                    "accuracy": data.accuracy_m,
-                    "recorded_at": data.recorded_at,
-                    "mocked": data.mocked,
-                    "source": data.source,
-                },
-            )
-        ).scalar_one()
-        answer = _ANSWER.decode(raw)
-        if answer.status == "consent_required":
-            raise ApiError(HTTP_403_FORBIDDEN, "consent_required", "The member has not given location consent")
-        if answer.status == "rate_limited":
-            raise ApiError(
-                HTTP_429_TOO_MANY_REQUESTS,
-                "rate_limited",
-                f"Too many check-ins: try again in {answer.retry_after} s",
-                headers={"Retry-After": str(answer.retry_after)},
-            )
-        if answer.status != "recorded" or answer.id is None:
-            raise ApiError(HTTP_404_NOT_FOUND, "member_not_found", "The member no longer exists")
-        assert answer.recorded_at is not None
-        assert answer.received_at is not None
-        return CheckinResult(
-            id=answer.id,
-            recorded_at=answer.recorded_at,
-            received_at=answer.received_at,
-            flags=answer.flags,  # type: ignore[arg-type]
-            matches=answer.matches,
-            exits=answer.exits,
-            offers=answer.offers,
-        )
 
     async def page(self, member_id: uuid.UUID, *, limit: int, cursor: str | None) -> CheckinPage:
         at, after = decode_time_id(cursor) if cursor else (None, None)

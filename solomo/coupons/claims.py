@@ -1,40 +1,21 @@
-"""Claims and shares: a member turns an offer into a coupon, or a share code for friends.
-
-A claim is one call to the SQL function ``solomo_claim_offer`` (``solomo/coupons/sql/claim_offer.sql``), which decides
-eligibility and every limit under row locks; Python only picks the code and maps refusals to problems.
-"""
+"""Share codes and a member's coupons. Claiming a coupon is the hot route's single statement
+(solomo/coupons/claim_request.py)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
 
-import msgspec
-from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_403_FORBIDDEN
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.principal import Principal
 from solomo.coupons import codes
-from solomo.coupons.rendering import COUPON_WITH_LIVE_REDEMPTION, CouponRow, coupon_out, coupon_with_live
-from solomo.coupons.schemas import CouponOut, CouponPage, CouponStatus, ShareOut
-from solomo.errors import ApiError, invalid, not_found
+from solomo.coupons.rendering import COUPON_WITH_LIVE_REDEMPTION, coupon_with_live
+from solomo.coupons.schemas import CouponPage, CouponStatus, ShareOut
+from solomo.errors import ApiError, not_found
 from solomo.pagination import keyset_after, split_page
-
-_CLAIM = text("SELECT CAST(solomo_claim_offer(:brand_id, :member_id, :offer_id, :share_code, :code) AS text)")
-
-
-class _ClaimAnswer(msgspec.Struct):
-    status: str
-    coupon: CouponRow | None = None
-    reason: str | None = None
-    limit: Literal["per_member", "per_member_per_day"] | None = None
-    claimed: int | None = None
-    retry_after: int | None = None
-
-
-_CLAIM_ANSWER = msgspec.json.Decoder(_ClaimAnswer)
 
 _OFFER_FOR_SHARE = text(
     "SELECT shareable, active FROM offers WHERE brand_id = :brand_id AND id = :offer_id",
@@ -80,20 +61,6 @@ class ClaimService:
         assert self.principal.member_id is not None  # member-token routes only
         return self.principal.member_id
 
-    async def claim(self, offer_id: uuid.UUID, share_code: str | None) -> CouponOut:
-        shared = codes.normalize(share_code) if share_code is not None else None
-        params = {
-            "brand_id": self.brand_id,
-            "member_id": self._member(),
-            "offer_id": offer_id,
-            "share_code": shared,
-            "code": codes.new_coupon_code(),
-        }
-        answer = _CLAIM_ANSWER.decode((await self.session.execute(_CLAIM, params)).scalar_one())
-        if answer.status == "claimed" and answer.coupon is not None:
-            return coupon_out(answer.coupon, None, datetime.now(UTC))
-        raise _refusal(answer)
-
     async def share(self, offer_id: uuid.UUID) -> ShareOut:
         offer = (
             await self.session.execute(_OFFER_FOR_SHARE, {"brand_id": self.brand_id, "offer_id": offer_id})
@@ -128,29 +95,3 @@ class ClaimService:
         page, next_cursor = split_page(rows, limit, at=lambda r: r.claimed_at)
         now = datetime.now(UTC)
         return CouponPage(items=[coupon_with_live(dict(r._mapping), now) for r in page], next_cursor=next_cursor)
-
-
-def _refusal(answer: _ClaimAnswer) -> ApiError:
-    match answer.status:
-        case "offer_not_found":
-            return not_found("offer")
-        case "not_eligible":
-            return ApiError(HTTP_403_FORBIDDEN, "not_eligible", f"Not claimable: {answer.reason}")
-        case "share_code_invalid":
-            return invalid("share_code", "not a share code of this offer (or the offer is no longer shareable)")
-        case "own_share_code":
-            return invalid("share_code", "a member cannot claim through their own share code", code="own_share_code")
-        case "member_limit":
-            per_day = answer.limit == "per_member_per_day"
-            headers = {"Retry-After": str(answer.retry_after)} if per_day and answer.retry_after else None
-            return ApiError(
-                HTTP_409_CONFLICT,
-                "member_limit",
-                f"This member has claimed this offer {answer.claimed} time(s)"
-                + (" today, the most allowed per day" if per_day else ", the most allowed"),
-                headers=headers,
-                extra={"limit": answer.limit},
-            )
-        case "offer_exhausted":
-            return ApiError(HTTP_409_CONFLICT, "offer_exhausted", "Every coupon of this offer has been claimed")
-    raise AssertionError(f"unexpected claim answer {answer.status}")

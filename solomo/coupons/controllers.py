@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.guards import ADMIN, MANAGERS, MEMBER
 from solomo.auth.middleware import principal_of
+from solomo.coupons.claim_request import claim_offer
 from solomo.coupons.claims import ClaimService
+from solomo.coupons.redeem_request import redeem_coupon
 from solomo.coupons.schemas import (
     ClaimIn,
     CouponOut,
@@ -25,6 +27,7 @@ from solomo.coupons.schemas import (
 )
 from solomo.coupons.throttle import CodeGuard
 from solomo.coupons.till import TillService
+from solomo.hot.callers import HOT_ROUTE, HotRoutes, api_key, member_token
 from solomo.idempotency import IdempotencyKeyHeader, run_once
 from solomo.members.service import MemberService
 from solomo.openapi_contract import problems
@@ -39,30 +42,21 @@ class ClaimController(Controller):
 
     @post(
         "/offers/{offer_id:uuid}/claims",
-        guards=[MEMBER],
+        guards=[member_token],
         status_code=HTTP_201_CREATED,
         summary="Claim a coupon from an offer the member may claim (after a check-in, or with a share code)",
-        opt=problems({403: ["not_eligible"], 409: ["member_limit", "offer_exhausted"]}),
+        opt=HOT_ROUTE | problems({403: ["not_eligible"], 409: ["member_limit", "offer_exhausted"]}),
     )
     async def claim(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        hot: NamedDependency[HotRoutes],
         offer_id: FromPath[uuid.UUID],
         data: JSONBody[ClaimIn | None] = None,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[CouponOut]:
-        principal = principal_of(request)
-        service = ClaimService(db_session, principal)
         share_code = data.share_code if data is not None else None
-        return await run_once(
-            request,
-            db_session,
-            principal,
-            idempotency_key,
-            HTTP_201_CREATED,
-            lambda: service.claim(offer_id, share_code),
-        )
+        return await claim_offer(request, hot, offer_id, share_code, idempotency_key)
 
     @post(
         "/offers/{offer_id:uuid}/shares",
@@ -124,34 +118,6 @@ class TillController(Controller):
     ) -> CouponOut:
         return await TillService(db_session, principal_of(request), code_guard).lookup(code)
 
-    @post(
-        "/redemptions",
-        status_code=HTTP_201_CREATED,
-        summary="Redeem a coupon at a store (once, however many tills scan it)",
-        opt=problems(
-            {
-                403: ["store_out_of_scope", "wrong_store", "visit_required"],
-                404: ["not_found", "store_not_found"],
-                409: ["already_redeemed", "store_archived"],
-                410: ["coupon_cancelled", "expired"],
-                429: ["too_many_failed_codes"],
-            }
-        ),
-    )
-    async def redeem(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        code_guard: NamedDependency[CodeGuard],
-        data: JSONBody[RedemptionIn],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[RedemptionOut]:
-        principal = principal_of(request)
-        service = TillService(db_session, principal, code_guard)
-        return await run_once(
-            request, db_session, principal, idempotency_key, HTTP_201_CREATED, lambda: service.redeem(data)
-        )
-
     @get(
         "/redemptions/{redemption_id:uuid}",
         summary="One redemption, with its coupon",
@@ -187,3 +153,36 @@ class TillController(Controller):
         return await run_once(
             request, db_session, principal, idempotency_key, HTTP_200_OK, lambda: service.void(redemption_id, reason)
         )
+
+
+class RedeemController(Controller):
+    """Redeeming: a hot route, authenticated by its guard and its one statement (no controller-wide guard)."""
+
+    path = "/v1"
+    tags = ["Redemptions"]
+
+    @post(
+        "/redemptions",
+        guards=[api_key],
+        status_code=HTTP_201_CREATED,
+        summary="Redeem a coupon at a store (once, however many tills scan it)",
+        opt=HOT_ROUTE
+        | problems(
+            {
+                403: ["role_not_allowed", "store_out_of_scope", "wrong_store", "visit_required"],
+                404: ["not_found", "store_not_found"],
+                409: ["already_redeemed", "store_archived"],
+                410: ["coupon_cancelled", "expired"],
+                422: ["code_mistyped"],
+                429: ["too_many_failed_codes"],
+            }
+        ),
+    )
+    async def redeem(
+        self,
+        request: Request[Any, Any, Any],
+        hot: NamedDependency[HotRoutes],
+        data: JSONBody[RedemptionIn],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[RedemptionOut]:
+        return await redeem_coupon(request, hot, data, idempotency_key)

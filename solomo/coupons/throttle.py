@@ -1,7 +1,8 @@
 """The throttle on failed coupon-code look-ups, per caller (API key), so codes cannot be guessed.
 
-Each failure adds one to a level that drains by one every ``DRAIN_SECONDS``. ``BURST`` failures in quick
-succession are allowed; while the level stays above ``BURST - 1``, look-ups and redemptions by that caller
+Each failure adds one to a level that drains by one every ``DRAIN_SECONDS`` (the SQL functions
+``solomo_record_code_failure`` and ``solomo_code_throttle_level``, in ``solomo/coupons/sql/``). ``BURST`` failures
+in quick succession are allowed; while the level stays above ``BURST - 1``, look-ups and redemptions by that caller
 answer 429 with Retry-After, even for a good code. A failure is recorded on the request's own session and
 committed before the error is raised: the failed look-up wrote nothing else, and the count must outlive the
 rollback that follows the error. (It once took a second pooled connection, and parallel guesses from one key
@@ -24,18 +25,11 @@ DRAIN_SECONDS = 6.0
 
 #: The caller's current level (NULL: no failures), as a scalar subquery. The till's own statements embed it,
 #: so the throttle costs no round trip of its own; bind ``brand_id``, ``caller`` and ``THROTTLE_PARAMS``.
-LEVEL_SQL = """(SELECT greatest(f.level - extract(epoch FROM now() - f.at) / :drain, 0)
-                FROM code_failures f WHERE f.brand_id = :brand_id AND f.caller = :caller)"""
+LEVEL_SQL = "solomo_code_throttle_level(:brand_id, :caller, :drain)"
 #: In SQL, a level is still allowed while ``coalesce(level, 0) <= :last_allowed``.
 THROTTLE_PARAMS = {"drain": DRAIN_SECONDS, "last_allowed": BURST - 1}
 _LEVEL = text(f"SELECT {LEVEL_SQL}")
-_FAIL = text(
-    """
-    INSERT INTO code_failures AS f (brand_id, caller, level, at) VALUES (:brand_id, :caller, 1, now())
-    ON CONFLICT (brand_id, caller) DO UPDATE
-       SET level = greatest(f.level - extract(epoch FROM now() - f.at) / :drain, 0) + 1, at = now()
-    """
-)
+_FAIL = text("SELECT solomo_record_code_failure(:brand_id, :caller, :drain)")
 
 
 def refuse_if_throttled(level: float | None) -> None:

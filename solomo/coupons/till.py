@@ -1,8 +1,6 @@
-"""At the till: look a coupon up, redeem it at a store, void a redemption.
-
-Redeeming is one call to ``solomo_redeem_coupon`` (``solomo/coupons/sql/redeem_coupon.sql``), which locks the
-coupon row and lets the partial unique index on live redemptions have the last word. Unknown codes count against the
-caller's key in the throttle (``CodeGuard``), so codes cannot be guessed at speed.
+"""At the till: look a coupon up, read and void a redemption. Redeeming is the hot route's single statement
+(solomo/coupons/redeem_request.py). Unknown codes count against the caller's key in the throttle (``CodeGuard``),
+so codes cannot be guessed at speed.
 """
 
 from __future__ import annotations
@@ -10,8 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import msgspec
-from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_409_CONFLICT, HTTP_410_GONE
+from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,41 +16,16 @@ from solomo.auth.principal import Principal
 from solomo.coupons import codes
 from solomo.coupons.rendering import (
     COUPON_WITH_LIVE_REDEMPTION,
-    CouponRow,
     RedemptionRow,
-    coupon_out,
     coupon_with_live,
     redemption_out,
     redemption_row,
 )
-from solomo.coupons.schemas import CouponOut, RedemptionIn, RedemptionOut
+from solomo.coupons.schemas import CouponOut, RedemptionOut
 from solomo.coupons.throttle import LEVEL_SQL, THROTTLE_PARAMS, CodeGuard, refuse_if_throttled
 from solomo.db.sql import uuids
 from solomo.errors import ApiError, forbidden, invalid, not_found
 from solomo.idempotency import caller_of
-
-# The throttle's level is read in the same statement; a throttled caller's redemption is not attempted
-# (CASE does not evaluate a volatile function in a branch it does not take).
-_REDEEM = text(
-    f"""
-    WITH guard AS (SELECT {LEVEL_SQL} AS level)
-    SELECT guard.level,
-           CASE WHEN coalesce(guard.level, 0) <= :last_allowed
-                THEN CAST(solomo_redeem_coupon(:brand_id, :code, :store_id, :key_id, :role, :order_amount) AS text)
-           END AS answer
-    FROM guard
-    """
-)
-
-
-class _RedeemAnswer(msgspec.Struct):
-    status: str
-    redemption: RedemptionRow | None = None
-    coupon: CouponRow | None = None
-    expires_at: datetime | None = None
-
-
-_REDEEM_ANSWER = msgspec.json.Decoder(_RedeemAnswer)
 
 # One row always: the throttle's level, and the coupon's columns (NULL when no coupon has the code).
 _BY_CODE = text(
@@ -140,27 +112,6 @@ class TillService:
             raise forbidden("This coupon is not redeemable at this key's stores", code="wrong_store")
         return coupon
 
-    async def redeem(self, data: RedemptionIn) -> RedemptionOut:
-        code = await self._read_code(data.code, "code", "body")
-        if not self.principal.may_use_store(data.store_id):
-            raise forbidden("This key may not act for that store", code="store_out_of_scope")
-        params = self._guarded | {
-            "code": code,
-            "store_id": data.store_id,
-            "key_id": self._key_id,
-            "role": self.principal.role.value,
-            "order_amount": data.order_amount,
-        }
-        guarded = (await self.session.execute(_REDEEM, params)).one()
-        refuse_if_throttled(guarded.level)
-        answer = _REDEEM_ANSWER.decode(guarded.answer)
-        if answer.status == "redeemed" and answer.redemption is not None and answer.coupon is not None:
-            coupon = coupon_out(answer.coupon, answer.redemption, datetime.now(UTC))
-            return redemption_out(answer.redemption, coupon)
-        if answer.status == "unknown_code":
-            await self._failed()
-        raise _refusal(answer)
-
     async def get(self, redemption_id: uuid.UUID) -> RedemptionOut:
         redemption = await self._redemption(redemption_id)
         return await self._render(redemption)
@@ -228,35 +179,3 @@ class TillService:
             },
         )
         return await self._render(voided)
-
-
-def _refusal(answer: _RedeemAnswer) -> ApiError:
-    match answer.status:
-        case "unknown_code":
-            return ApiError(HTTP_404_NOT_FOUND, "not_found", "coupon not found")
-        case "store_not_found":
-            return invalid("store_id", "no such store in this brand")
-        case "store_archived":
-            return invalid("store_id", "the store is archived", code="store_archived")
-        case "already_redeemed":
-            live = answer.redemption
-            assert live is not None
-            return ApiError(
-                HTTP_409_CONFLICT,
-                "already_redeemed",
-                f"This coupon was redeemed at {live.redeemed_at.isoformat()}",
-                extra={"redemption_id": live.id, "redeemed_at": live.redeemed_at, "store_id": live.store_id},
-            )
-        case "cancelled":
-            return ApiError(HTTP_410_GONE, "coupon_cancelled", "This coupon has been cancelled")
-        case "expired":
-            return ApiError(
-                HTTP_410_GONE, "expired", "This coupon has expired", extra={"expires_at": answer.expires_at}
-            )
-        case "wrong_store":
-            return forbidden("This coupon is not redeemable at this store", code="wrong_store")
-        case "visit_required":
-            return forbidden(
-                "This coupon needs a verified check-in at this store in the last 60 minutes", code="visit_required"
-            )
-    raise AssertionError(f"unexpected redemption answer {answer.status}")

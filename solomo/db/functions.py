@@ -18,12 +18,21 @@ PACKAGE = Path(__file__).parents[1]
 
 #: The living files, in the order they install (a SQL-language function must find what it calls).
 FILES = (
+    "ops/sql/charge_budget.sql",
+    "ops/sql/budget_level.sql",
+    "idempotency/sql/idempotent_replay.sql",
+    "idempotency/sql/idempotent_save.sql",
     "geofences/sql/fences_at.sql",
     "offers/sql/in_weekly_hours.sql",
     "offers/sql/offer_admits.sql",
     "checkins/sql/record_check_in.sql",
+    "checkins/sql/checkin_request.sql",
     "coupons/sql/claim_offer.sql",
     "coupons/sql/redeem_coupon.sql",
+    "coupons/sql/code_throttle_level.sql",
+    "coupons/sql/record_code_failure.sql",
+    "coupons/sql/claim_request.sql",
+    "coupons/sql/redeem_request.sql",
     "stats/sql/raw_events.sql",
     "stats/sql/fold.sql",
     "stats/sql/fold_raw.sql",

@@ -2,9 +2,12 @@
 
 Each request adds one to its caller's level, which drains at ``per_second``; a request that would lift the
 level above ``burst`` is refused with 429, and does not count. The level lives in the UNLOGGED table
-``request_budgets``. The auth middleware charges it in the statement that looks its credential up (one round
-trip), run in autocommit before the request's transaction begins: the budget row's lock lasts that statement
-only, and the charge outlives the rollback of a request that fails. A transaction that wrote only to an UNLOGGED
+``request_budgets``, charged by the SQL function ``solomo_charge_budget`` (``solomo/ops/sql/charge_budget.sql``).
+The auth middleware calls it in the statement that looks the credential up (one round trip), run in autocommit
+before the request's transaction begins: the budget row's lock lasts that statement only, and the charge outlives
+the rollback of a request that fails. The hot routes call it inside their one statement (``solomo/hot``): a
+member's budget row while the member row is locked anyway, an API key's at the end of the statement, so that
+the key's busy row is locked only while the statement commits. A transaction that wrote only to an UNLOGGED
 table commits without waiting for a WAL flush, so the commit is cheap without ``SET LOCAL synchronous_commit
 = off`` (measured with fsync on: the key look-up alone 0.28 ms, with the charge and its commit 0.4-0.6 ms, the
 same charge on a logged table 3.7 ms; ``SET LOCAL`` costs a round trip of its own and saved nothing).
@@ -24,34 +27,10 @@ from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 
 from solomo.errors import ApiError
 
-#: The level of budget row ``b`` now, drained since it was last charged; bind ``rate``. The clock is read when the
-#: expression runs, not at the transaction's start (``now()``): concurrent charges queue on the row's lock, so a
-#: charge whose transaction began before the last writer's would otherwise see time run backwards and add
-#: ``rate`` times that much to the level (at a high rate, a whole burst). Elapsed time is never below zero.
-DRAINED_LEVEL = "greatest(b.level - greatest(extract(epoch FROM clock_timestamp() - b.at), 0) * :rate, 0)"
-
 
 def member_subject(member_id: object) -> str:
     """How a member token's budget is named (an API key's is ``key:<id>``)."""
     return f"member:{member_id}"
-
-
-def charge_sql(source: str, brand_id: str, subject: str) -> str:
-    """A data-modifying CTE member ``charged`` adding one to the budget of each row of ``source`` (expressions
-    ``brand_id`` and ``subject`` over it), unless that would lift the level above ``:burst``; it returns the new
-    level, and nothing for a refused request (whose row is then only locked until the commit)."""
-    return f"""charged AS (
-        INSERT INTO request_budgets AS b (brand_id, subject, level, at)
-        SELECT {brand_id}, {subject}, 1, clock_timestamp() FROM {source}
-        ON CONFLICT (brand_id, subject) DO UPDATE SET level = {DRAINED_LEVEL} + 1, at = clock_timestamp()
-        WHERE {DRAINED_LEVEL} + 1 <= :burst
-        RETURNING b.level
-    )"""
-
-
-def level_sql(brand_id: str, subject: str) -> str:
-    """A scalar subquery: the drained level as the statement's snapshot saw it, before ``charged``."""
-    return f"(SELECT {DRAINED_LEVEL} FROM request_budgets b WHERE b.brand_id = {brand_id} AND b.subject = {subject})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,26 +42,20 @@ IdempotencyKeyHeader = Annotated[
     ),
 ]
 _VALID = re.compile(r"^[\x20-\x7e]{1,255}$")
-_DIGEST_BYTES = 32
 
-_LOOK_UP = text(
-    """
-    SELECT pg_try_advisory_xact_lock(hashtextextended(:lock, 0)) AS locked, k.body_hash, k.status_code, k.response
-    FROM (SELECT 1) AS one
-    LEFT JOIN idempotency_keys k
-           ON k.brand_id = :brand_id AND k.caller = :caller AND k.method = :method AND k.key = :key
-          AND k.created_at > now() - interval '24 hours'
-    """
-)
-_STORE = text(
-    """
-    INSERT INTO idempotency_keys (brand_id, caller, method, key, body_hash, status_code, response)
-    VALUES (:brand_id, :caller, :method, :key, :body_hash, :status_code, :response)
-    ON CONFLICT (brand_id, caller, method, key) DO UPDATE
-       SET body_hash = excluded.body_hash, status_code = excluded.status_code, response = excluded.response,
-           created_at = now()
-    """
-)
+# The rules live in SQL (solomo/idempotency/sql/): the hot routes' request functions call the same two functions.
+_LOOK_UP = text("SELECT CAST(solomo_idempotent_replay(:brand_id, :caller, :method, :key, :fingerprint) AS text)")
+_STORE = text("SELECT solomo_idempotent_save(:brand_id, :caller, :method, :key, :fingerprint, :status_code, :response)")
+
+
+class _Found(msgspec.Struct):
+    status: str
+    why: str = ""
+    status_code: int = 0
+    response: str = ""
+
+
+_FOUND = msgspec.json.Decoder(_Found)
 
 
 def caller_of(principal: Principal) -> str:
@@ -79,6 +73,29 @@ async def run_once(
     """Do ``work`` once per key; its Struct answer is stored as JSON and replayed byte for byte."""
     if key is None:
         return Response(await work(), status_code=status_code)
+    check_key(key)
+    scope = {"brand_id": principal.brand_id, "caller": caller_of(principal), "method": request.method, "key": key}
+    scope["fingerprint"] = fingerprint(request.url.path, await request.body())
+    raw = (await session.execute(_LOOK_UP, scope)).scalar_one()
+    if raw is not None:
+        found = _FOUND.decode(raw)
+        if found.status == "idempotency_key_in_use":
+            raise in_use()
+        if found.status == "idempotency_key_reused":
+            raise reused(found.why)
+        return Response(
+            found.response.encode(),
+            status_code=found.status_code,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+    answer = msgspec.json.encode(await work())
+    await session.execute(_STORE, scope | {"status_code": status_code, "response": answer})
+    return Response(answer, status_code=status_code, media_type="application/json")
+
+
+def check_key(key: str) -> None:
+    """A 400 for a key that is empty, longer than 255 characters or not printable ASCII (the IETF draft)."""
     if not _VALID.match(key) or not key.strip():
         raise ApiError(
             HTTP_400_BAD_REQUEST,
@@ -86,35 +103,18 @@ async def run_once(
             f"{HEADER} must be 1 to 255 printable ASCII characters",
             errors=[FieldError(HEADER, "must be 1 to 255 printable ASCII characters", "header")],
         )
-    scope = {"brand_id": principal.brand_id, "caller": caller_of(principal), "method": request.method, "key": key}
-    fingerprint = _digest(request.url.path.encode()) + _digest(await request.body())
-    found = (await session.execute(_LOOK_UP, scope | {"lock": "|".join(str(v) for v in scope.values())})).one()
-    if not found.locked:
-        raise ApiError(
-            HTTP_409_CONFLICT, "idempotency_key_in_use", "A request with this Idempotency-Key is in progress"
-        )
-    if found.body_hash is not None:
-        stored = bytes(found.body_hash)
-        if stored[:_DIGEST_BYTES] != fingerprint[:_DIGEST_BYTES]:
-            raise _reused("was used for a request to another path")
-        if stored != fingerprint:
-            raise _reused("was used with another body")
-        return Response(
-            bytes(found.response),
-            status_code=found.status_code,
-            media_type="application/json",
-            headers={"Idempotent-Replayed": "true"},
-        )
-    answer = msgspec.json.encode(await work())
-    await session.execute(_STORE, scope | {"body_hash": fingerprint, "status_code": status_code, "response": answer})
-    return Response(answer, status_code=status_code, media_type="application/json")
 
 
-def _digest(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+def fingerprint(path: str, body: bytes) -> bytes:
+    """What a stored answer must match to be replayed: SHA-256 of the concrete path, then of the body."""
+    return hashlib.sha256(path.encode()).digest() + hashlib.sha256(body).digest()
 
 
-def _reused(why: str) -> ApiError:
+def in_use() -> ApiError:
+    return ApiError(HTTP_409_CONFLICT, "idempotency_key_in_use", f"A request with this {HEADER} is in progress")
+
+
+def reused(why: str) -> ApiError:
     return ApiError(
         HTTP_422_UNPROCESSABLE_ENTITY,
         "idempotency_key_reused",

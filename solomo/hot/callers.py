@@ -1,0 +1,138 @@
+"""Who calls a hot route, decided without a query of its own.
+
+The auth middleware leaves these routes alone (``opt`` :data:`HOT_ROUTE`); their guards authenticate instead, before
+the body is read, so a bad credential is a 401 whatever the body. A member token's signature, expiry, issuer and
+audience are checked in Python; its member id and version go into the request function, which answers
+``token_revoked`` when the member's token version moved (erasure, merge) or the member is gone.
+
+An API key (the till) is hashed and its brand and id are found in :class:`KeyDirectory`, a per-process map from key
+hash to (brand, key id), filled by one look-up the first time a process sees a key. Only those two facts, which
+never change, are remembered: the request function checks the key again in its statement (not revoked, its role,
+its stores), so a revocation takes effect on the very next request, in every process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Final
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+
+from solomo.auth.member_tokens import InvalidMemberTokenError, MemberClaims, MemberTokenCodec
+from solomo.auth.principal import Principal, Role
+from solomo.auth.secrets import hash_secret, looks_like_api_key
+from solomo.db.pool import StatementPool
+from solomo.errors import forbidden
+from solomo.ops.budgets import Budget
+
+#: Route ``opt`` of a hot route: the auth middleware skips it; its guard and its statement authenticate.
+HOT_ROUTE: Final = {"exclude_from_auth": True, "solomo_hot_route": True}
+#: Where the app keeps its :class:`HotRoutes` (``app.state``) and a guard leaves the caller (scope state).
+HOT_STATE: Final = "solomo_hot_routes"
+_CALLER: Final = "solomo_hot_caller"
+
+_KEY_BY_HASH = "SELECT id, brand_id FROM api_keys WHERE secret_hash = $1"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCaller:
+    brand_id: uuid.UUID
+    key_id: uuid.UUID
+    secret_hash: bytes
+
+
+class KeyDirectory:
+    """Key hash → (brand, key id), at most ``size`` keys per process (the least recently used go first)."""
+
+    def __init__(self, pool: StatementPool, size: int = 10_000) -> None:
+        self.pool = pool
+        self.size = size
+        self._known: OrderedDict[bytes, tuple[uuid.UUID, uuid.UUID]] = OrderedDict()
+
+    async def find(self, secret_hash: bytes) -> tuple[uuid.UUID, uuid.UUID] | None:
+        known = self._known.get(secret_hash)
+        if known is not None:
+            self._known.move_to_end(secret_hash)
+            return known
+        row = await self.pool.row(_KEY_BY_HASH, secret_hash)
+        if row is None:
+            return None  # not remembered: a key made a moment later must work at once
+        known = (row["brand_id"], row["id"])
+        self._known[secret_hash] = known
+        if len(self._known) > self.size:
+            self._known.popitem(last=False)
+        return known
+
+
+@dataclass(frozen=True, slots=True)
+class HotRoutes:
+    """What the hot routes share in a worker process: the statement pool, the token codec, the budgets."""
+
+    pool: StatementPool
+    codec: MemberTokenCodec
+    member_budget: Budget
+    key_budget: Budget
+    keys: KeyDirectory
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    scheme, _, credential = connection.headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise NotAuthorizedException("Send an API key or member token as `Authorization: Bearer …`")
+    return credential
+
+
+def _verified(codec: MemberTokenCodec, credential: str) -> MemberClaims:
+    try:
+        return codec.verify(credential)
+    except InvalidMemberTokenError as exc:
+        raise NotAuthorizedException(f"Member token refused: {exc}") from exc
+
+
+def hot_routes(connection: ASGIConnection[Any, Any, Any, Any]) -> HotRoutes:
+    routes: HotRoutes = connection.app.state[HOT_STATE]
+    return routes
+
+
+async def member_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: a valid member token (401 otherwise); an API key is a 403, as on every member route."""
+    if connection.scope.get("method") == "OPTIONS":
+        return
+    credential = _bearer(connection)
+    if looks_like_api_key(credential):
+        raise forbidden("This route takes a member token, not an API key", code="member_token_required")
+    claims = _verified(hot_routes(connection).codec, credential)
+    connection.scope["user"] = Principal(brand_id=claims.brand_id, role=Role.MEMBER, member_id=claims.member_id)
+    connection.scope["state"][_CALLER] = claims
+
+
+async def api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: a known API key (401 otherwise; revocation and role are checked by the request function); a valid
+    member token is a 403."""
+    if connection.scope.get("method") == "OPTIONS":
+        return
+    credential = _bearer(connection)
+    routes = hot_routes(connection)
+    if not looks_like_api_key(credential):
+        _verified(routes.codec, credential)
+        raise forbidden("This route takes a brand API key, not a member token", code="api_key_required")
+    digest = hash_secret(credential)
+    found = await routes.keys.find(digest)
+    if found is None:
+        raise NotAuthorizedException("Unknown or revoked API key")
+    connection.scope["state"][_CALLER] = KeyCaller(brand_id=found[0], key_id=found[1], secret_hash=digest)
+
+
+def member_of(connection: ASGIConnection[Any, Any, Any, Any]) -> MemberClaims:
+    claims: MemberClaims = connection.scope["state"][_CALLER]
+    return claims
+
+
+def key_of(connection: ASGIConnection[Any, Any, Any, Any]) -> KeyCaller:
+    caller: KeyCaller = connection.scope["state"][_CALLER]
+    return caller
