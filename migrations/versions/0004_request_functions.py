@@ -3,7 +3,8 @@ one statement that authenticates, charges the request budget, keeps the Idempote
 
 New: solomo_charge_budget and solomo_budget_level (solomo/ops/sql/, the budget rule the auth middleware calls too),
 solomo_idempotent_replay and solomo_idempotent_save (solomo/idempotency/sql/), the code throttle's two rules
-(solomo/coupons/sql/), and the request functions next to their domains. All are installed from the copies in
+(solomo/coupons/sql/), and the request functions next to their domains. Changed: solomo_record_check_in (version 6,
+less work per call, no rule changed). All are installed from the copies in
 ``0004_request_functions/``; the downgrade drops the new ones and puts back the copies the earlier revisions carry
 of those it changed (a file read, never an import).
 
@@ -27,7 +28,7 @@ depends_on: str | Sequence[str] | None = None
 VERSIONS = Path(__file__).parent
 HERE = VERSIONS / "0004_request_functions"
 #: The functions this revision changes, as the earlier revisions installed them.
-PREVIOUS: tuple[Path, ...] = ()
+PREVIOUS = (VERSIONS / "0002_fences_at" / "04_solomo_record_check_in.sql",)
 NEW = (
     "solomo_redeem_request(uuid, uuid, bytea, integer, double precision, text, bytea, double precision,"
     " double precision, text, boolean, uuid, numeric)",

@@ -1,15 +1,25 @@
--- solomo_record_check_in (version 5): the whole check-in in one call (one round trip from the API), answering
+-- solomo_record_check_in (version 6): the whole check-in in one call (one round trip from the API), answering
 -- with the offers the check-in makes claimable. Version 3 found an event's offers through indexes (all-stores
 -- offers by brand and trigger; store and fence offers by GIN on their id arrays). Version 4 journals the
 -- check-in, first visits and impressions for the stats (stats_pending), keeps each member's earliest verified
 -- check-in at the brand and at each store (member_firsts), records the stores a flagged check-in fell in, and
 -- the store each impression was shown for. Version 5 checks a late (back-dated) fix against the fixes on both
 -- sides of it, lets a late fix fire at most a retroactive enter, and grants an offer once per member and
--- brand-local day unless the offer grants on every visit.
+-- brand-local day unless the offer grants on every visit. Version 6 changes no rule, only the work per call
+-- (the database's CPU per check-in): fewer statements (the member lock reads the brand's settings; the rate
+-- limit and the speed check are one statement; storing the check-in, the fence states, the matches, the
+-- first visits and the stats journal are one statement, the flagged path one too), no new fence state row
+-- version when nothing in it changes, each event's store timezone read by primary key instead of hashing
+-- every store of the brand, no offer lookup for a fix older than the eligibility window, and no audience
+-- check (solomo_offer_admits, a query per offer) for an offer whose existing grant the upsert would keep.
+-- A fix that stays inside still writes its fence state: last_recorded_at moves with it, because the late
+-- rules compare against it (a state a newer fix set is never moved back, also when that fix's location
+-- was purged) and the member's data export shows it.
 --
 -- Runs in the caller's transaction. Being a VOLATILE plpgsql function, each statement below takes a
 -- fresh snapshot, so after the member row is locked (serialising one member's check-ins) the rate
--- limit, the speed check and the fence state all see every check-in committed before.
+-- limit, the speed check and the fence state all see every check-in committed before (they are read by
+-- statements after the locking one, never by it).
 --
 -- Answers a jsonb document:
 --   {"status": "member_not_found" | "consent_required"}                    nothing stored
@@ -82,13 +92,15 @@ DECLARE
     v_received_at timestamptz;
     v_matches jsonb := '[]';
     v_exits jsonb := '[]';
-    v_flagged_stores uuid[];
-    v_stores uuid[];
 BEGIN
-    SELECT m.consent_location INTO v_consent
+    -- The member row lock and the brand's settings in one statement (the brand row is only read).
+    SELECT m.consent_location, b.tolerance_cap_m, b.accuracy_limit_m, b.speed_limit_kmh, b.checkin_min_interval_s,
+           b.timezone, b.eligibility_window_min
+    INTO v_consent, v_tolerance_cap, v_accuracy_limit, v_speed_limit, v_interval, v_timezone, v_window
     FROM members m
+    JOIN brands b ON b.id = m.brand_id
     WHERE m.id = p_member AND m.brand_id = p_brand AND m.merged_into_id IS NULL AND m.erased_at IS NULL
-    FOR UPDATE;
+    FOR UPDATE OF m;
     IF NOT FOUND THEN
         RETURN jsonb_build_object('status', 'member_not_found');
     END IF;
@@ -96,37 +108,21 @@ BEGIN
         RETURN jsonb_build_object('status', 'consent_required');
     END IF;
 
-    SELECT b.tolerance_cap_m, b.accuracy_limit_m, b.speed_limit_kmh, b.checkin_min_interval_s, b.timezone,
-           b.eligibility_window_min
-    INTO v_tolerance_cap, v_accuracy_limit, v_speed_limit, v_interval, v_timezone, v_window
-    FROM brands b WHERE b.id = p_brand;
-
-    -- Rate limit on the server's clock: a client cannot make room by back-dating recorded_at.
-    SELECT c.received_at INTO v_last_received
-    FROM checkins c
-    WHERE c.brand_id = p_brand AND c.member_id = p_member
-    ORDER BY c.received_at DESC
-    LIMIT 1;
-    IF v_last_received IS NOT NULL AND now() < v_last_received + make_interval(secs => v_interval) THEN
-        RETURN jsonb_build_object(
-            'status', 'rate_limited',
-            'retry_after', greatest(1, ceil(extract(epoch FROM v_last_received + make_interval(secs => v_interval) - now())))::integer
-        );
-    END IF;
-
-    IF p_mocked THEN
-        v_flags := v_flags || 'mocked'::text;
-    END IF;
-    IF p_accuracy > v_accuracy_limit THEN
-        v_flags := v_flags || 'low_accuracy'::text;
-    END IF;
-    -- Three index probes on (brand_id, member_id, recorded_at): the fix before, the fix after, the newest.
-    -- When this fix is the newest, the last two find nothing at once.
-    SELECT coalesce(bool_or(greatest(0, ST_Distance(n.location, v_point) - n.accuracy_m - p_accuracy)
+    -- After the lock, one statement (one fresh snapshot) reads the rate limit and the speed check.
+    -- Rate limit on the server's clock: a client cannot make room by back-dating recorded_at (one probe on
+    -- (brand_id, member_id, received_at)). Speed: three index probes on (brand_id, member_id, recorded_at): the
+    -- fix before, the fix after, the newest. When this fix is the newest, the last two find nothing at once.
+    -- A rate-limited call answers before using the speed figures.
+    SELECT (SELECT c.received_at
+              FROM checkins c
+             WHERE c.brand_id = p_brand AND c.member_id = p_member
+             ORDER BY c.received_at DESC
+             LIMIT 1),
+           coalesce(bool_or(greatest(0, ST_Distance(n.location, v_point) - n.accuracy_m - p_accuracy)
                             / greatest(abs(extract(epoch FROM p_recorded_at - n.recorded_at)), 30) * 3.6
                             > v_speed_limit), false),
            max(n.recorded_at) FILTER (WHERE n.recorded_at > p_recorded_at)
-      INTO v_too_fast, v_newest_at
+      INTO v_last_received, v_too_fast, v_newest_at
       FROM (
         (SELECT c.location, c.accuracy_m, c.recorded_at
            FROM checkins c
@@ -149,28 +145,50 @@ BEGIN
           ORDER BY c.recorded_at DESC
           LIMIT 1)
       ) AS n;
+    IF v_last_received IS NOT NULL AND now() < v_last_received + make_interval(secs => v_interval) THEN
+        RETURN jsonb_build_object(
+            'status', 'rate_limited',
+            'retry_after', greatest(1, ceil(extract(epoch FROM v_last_received + make_interval(secs => v_interval) - now())))::integer
+        );
+    END IF;
+
+    IF p_mocked THEN
+        v_flags := v_flags || 'mocked'::text;
+    END IF;
+    IF p_accuracy > v_accuracy_limit THEN
+        v_flags := v_flags || 'low_accuracy'::text;
+    END IF;
     IF v_too_fast THEN
         v_flags := v_flags || 'impossible_speed'::text;
     END IF;
     v_late := v_newest_at IS NOT NULL;
 
     IF v_flags <> '{}' THEN
-        -- Not a visit, so no matches; the stores it fell in (same geometry test) are kept for the stats.
-        SELECT coalesce(array_agg(DISTINCT f.store_id), '{}') INTO v_flagged_stores
-        FROM solomo_fences_at(p_brand, v_point, p_accuracy, v_tolerance_cap) f;
-    END IF;
-
-    INSERT INTO checkins (brand_id, member_id, recorded_at, location, accuracy_m, mocked, source, flags,
-                          flagged_store_ids)
-    VALUES (p_brand, p_member, p_recorded_at, v_point, p_accuracy, p_mocked, p_source, v_flags, v_flagged_stores)
-    RETURNING id, received_at INTO v_checkin_id, v_received_at;
-
-    IF v_flags <> '{}' THEN
-        INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, member_id)
-        VALUES (p_brand, 'flagged', 1, p_recorded_at, true, v_flagged_stores, p_member);
+        -- Not a visit, so no matches; the stores it fell in (same geometry test) are kept for the stats. The
+        -- check-in and its journal row in one statement.
+        WITH stored AS (
+            INSERT INTO checkins (brand_id, member_id, recorded_at, location, accuracy_m, mocked, source, flags,
+                                  flagged_store_ids)
+            VALUES (p_brand, p_member, p_recorded_at, v_point, p_accuracy, p_mocked, p_source, v_flags,
+                    (SELECT coalesce(array_agg(DISTINCT f.store_id), '{}')
+                       FROM solomo_fences_at(p_brand, v_point, p_accuracy, v_tolerance_cap) f))
+            RETURNING id, received_at, flagged_store_ids
+        ),
+        journaled AS (
+            INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, member_id)
+            SELECT p_brand, 'flagged', 1, p_recorded_at, true, s.flagged_store_ids, p_member FROM stored s
+        )
+        SELECT s.id, s.received_at INTO v_checkin_id, v_received_at FROM stored s;
     ELSE
-
-        WITH matched AS (
+        -- One statement stores the check-in, moves the fence states, logs the matches and journals the stats
+        -- (data-modifying CTEs run exactly once, whether or not the final SELECT reads them).
+        WITH stored AS (
+            INSERT INTO checkins (brand_id, member_id, recorded_at, location, accuracy_m, mocked, source, flags,
+                                  flagged_store_ids)
+            VALUES (p_brand, p_member, p_recorded_at, v_point, p_accuracy, p_mocked, p_source, v_flags, NULL)
+            RETURNING id, received_at
+        ),
+        matched AS (
             SELECT f.fence_id, f.store_id, f.dwell_seconds
             FROM solomo_fences_at(p_brand, v_point, p_accuracy, v_tolerance_cap) f
         ),
@@ -211,6 +229,9 @@ BEGIN
             ON CONFLICT (member_id, fence_id) DO UPDATE
                SET inside = excluded.inside, entered_at = excluded.entered_at, dwell_fired = excluded.dwell_fired,
                    last_recorded_at = excluded.last_recorded_at
+             -- No new row version when nothing in the row changes (a fix repeated at the same recorded_at).
+             WHERE (s.inside, s.entered_at, s.dwell_fired, s.last_recorded_at)
+                   IS DISTINCT FROM (excluded.inside, excluded.entered_at, excluded.dwell_fired, excluded.last_recorded_at)
         ),
         exited AS (
             UPDATE fence_states s
@@ -225,26 +246,22 @@ BEGIN
         ),
         logged AS (
             INSERT INTO checkin_matches (checkin_id, recorded_at, brand_id, member_id, fence_id, store_id, event)
-            SELECT v_checkin_id, p_recorded_at, p_brand, p_member, d.fence_id, d.store_id, d.event FROM decided d
+            SELECT c.id, p_recorded_at, p_brand, p_member, d.fence_id, d.store_id, d.event FROM stored c, decided d
             UNION ALL
-            SELECT v_checkin_id, p_recorded_at, p_brand, p_member, e.fence_id, e.store_id, 'exit' FROM exited e
-        )
-        SELECT
-            coalesce((SELECT jsonb_agg(jsonb_build_object('fence_id', d.fence_id, 'store_id', d.store_id, 'event', d.event)
-                                       ORDER BY d.fence_id) FROM decided d), '[]'),
-            coalesce((SELECT jsonb_agg(jsonb_build_object('fence_id', e.fence_id, 'store_id', e.store_id)
-                                       ORDER BY e.fence_id) FROM exited e), '[]')
-        INTO v_matches, v_exits;
-
+            SELECT c.id, p_recorded_at, p_brand, p_member, e.fence_id, e.store_id, 'exit' FROM stored c, exited e
+        ),
         -- The stats: this check-in at the brand and at each store it is in, and a new member wherever it is
         -- the member's earliest verified check-in. One arriving before the recorded first moves the count
         -- (-1 on the old first's day, +1 on this one's), so the totals equal a rebuild from raw rows. The
-        -- member row lock taken above serialises this read-then-write per member.
-        v_stores := ARRAY(SELECT DISTINCT x.store_id FROM jsonb_to_recordset(v_matches) AS x(store_id uuid));
-        WITH places AS (
+        -- member row lock taken above serialises this read-then-write per member. A member whose firsts are
+        -- all earlier finds no row in earlier, so the upsert writes nothing and the journal gets one row.
+        stores AS (
+            SELECT ARRAY(SELECT DISTINCT d.store_id FROM decided d ORDER BY d.store_id) AS ids
+        ),
+        places AS (
             SELECT '00000000-0000-0000-0000-000000000000'::uuid AS store_key
             UNION ALL
-            SELECT unnest(v_stores)
+            SELECT unnest(st.ids) FROM stores st
         ),
         earlier AS (
             SELECT p.store_key, f.first_at
@@ -256,25 +273,39 @@ BEGIN
             INSERT INTO member_firsts AS f (brand_id, member_id, store_key, first_at)
             SELECT p_brand, p_member, e.store_key, p_recorded_at FROM earlier e
             ON CONFLICT (member_id, store_key) DO UPDATE SET first_at = excluded.first_at
-        )
-        INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, member_id)
-        SELECT p_brand, 'checkin', 1, p_recorded_at, true, v_stores, p_member
-        UNION ALL
-        SELECT p_brand, 'first', m.n, m.at, e.store_key = '00000000-0000-0000-0000-000000000000',
-               CASE WHEN e.store_key = '00000000-0000-0000-0000-000000000000' THEN '{}' ELSE ARRAY[e.store_key] END,
-               p_member
-        FROM earlier e
-        CROSS JOIN LATERAL (
-            SELECT 1 AS n, p_recorded_at AS at
+        ),
+        journaled AS (
+            INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, member_id)
+            SELECT p_brand, 'checkin', 1, p_recorded_at, true, st.ids, p_member FROM stores st
             UNION ALL
-            SELECT -1, e.first_at WHERE e.first_at IS NOT NULL
-        ) AS m;
+            SELECT p_brand, 'first', m.n, m.at, e.store_key = '00000000-0000-0000-0000-000000000000',
+                   CASE WHEN e.store_key = '00000000-0000-0000-0000-000000000000' THEN '{}' ELSE ARRAY[e.store_key] END,
+                   p_member
+            FROM earlier e
+            CROSS JOIN LATERAL (
+                SELECT 1 AS n, p_recorded_at AS at
+                UNION ALL
+                SELECT -1, e.first_at WHERE e.first_at IS NOT NULL
+            ) AS m
+        )
+        SELECT c.id, c.received_at,
+            coalesce((SELECT jsonb_agg(jsonb_build_object('fence_id', d.fence_id, 'store_id', d.store_id, 'event', d.event)
+                                       ORDER BY d.fence_id) FROM decided d), '[]'),
+            coalesce((SELECT jsonb_agg(jsonb_build_object('fence_id', e.fence_id, 'store_id', e.store_id)
+                                       ORDER BY e.fence_id) FROM exited e), '[]')
+        INTO v_checkin_id, v_received_at, v_matches, v_exits
+        FROM stored c;
 
-        -- Offers, only when an event fired (staying inside grants nothing new). The fired events arrive as
-        -- a small array, so the offers are looked up per event rather than joined against a CTE estimate.
-        IF jsonb_path_exists(v_matches, '$[*] ? (@.event != null)') THEN
-            WITH fired AS (
-                SELECT x.fence_id, x.store_id, x.event
+        -- Offers, only when an event fired (staying inside grants nothing new) and the fix is inside the
+        -- eligibility window (an older one grants nothing, so its offers are not looked up). The fired events
+        -- arrive as a small array, so the offers are looked up per event rather than joined against a CTE
+        -- estimate; each event's store timezone is one primary-key probe (a join against the estimate would
+        -- hash every store of the brand).
+        IF p_recorded_at + make_interval(mins => v_window) > now()
+           AND jsonb_path_exists(v_matches, '$[*] ? (@.event != null)') THEN
+            WITH fired AS MATERIALIZED (
+                SELECT x.fence_id, x.store_id, x.event,
+                       (SELECT s.timezone FROM stores s WHERE s.brand_id = p_brand AND s.id = x.store_id) AS timezone
                 FROM jsonb_to_recordset(v_matches) AS x(fence_id uuid, store_id uuid, event text)
                 WHERE x.event IS NOT NULL
             ),
@@ -282,7 +313,6 @@ BEGIN
                 SELECT DISTINCT ON (o.id) o.id AS offer_id, o.title, o.grants, f.store_id
                 FROM fired f
                 JOIN members m ON m.id = p_member
-                JOIN stores s ON s.brand_id = p_brand AND s.id = f.store_id
                 CROSS JOIN LATERAL (
                     SELECT o.* FROM offers o
                      WHERE o.brand_id = p_brand AND o.target = 'all_stores' AND o.active AND o.trigger = f.event
@@ -297,9 +327,18 @@ BEGIN
                 ) AS o
                 JOIN campaigns c ON c.brand_id = p_brand AND c.id = o.campaign_id AND c.status = 'active'
                                 AND p_recorded_at >= c.starts_at AND p_recorded_at < c.ends_at
-                WHERE solomo_offer_admits(o.audience_tags, o.audience_tiers, o.audience_provider, o.min_followers,
+                -- An offer whose grant the upsert below would keep as it is (the same test as its WHERE, on the
+                -- same primary-key row) yields nothing, so it is dropped before the audience check.
+                WHERE NOT EXISTS (
+                        SELECT 1 FROM offer_eligibility e
+                         WHERE e.member_id = p_member AND e.offer_id = o.id
+                           AND NOT coalesce(p_recorded_at > e.granted_at
+                                            AND (o.grants <> 'daily' OR e.grant_day IS NULL
+                                                 OR (p_recorded_at AT TIME ZONE v_timezone)::date > e.grant_day),
+                                            false))
+                  AND solomo_offer_admits(o.audience_tags, o.audience_tiers, o.audience_provider, o.min_followers,
                                           o.joined_within_days, o.weekly_hours, m.brand_id, m.id, m.tags, m.tier,
-                                          m.joined_at, m.consent_marketing, p_recorded_at, s.timezone)
+                                          m.joined_at, m.consent_marketing, p_recorded_at, f.timezone)
                 ORDER BY o.id, f.store_id
             ),
             -- One grant per member, offer and brand-local day (grant_day) for 'daily' offers; 'every_visit'
