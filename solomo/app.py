@@ -42,7 +42,7 @@ from solomo.openapi_contract import document_errors
 from solomo.ops.budgets import Budget
 from solomo.ops.health import HEALTH_TIMEOUT_STATE, live, migration_heads, ready
 from solomo.ops.logs import RequestLogMiddleware, configure_logging
-from solomo.ops.metrics import metrics_controller, prometheus_config
+from solomo.ops.metrics import metrics_controller, metrics_middleware, prometheus_config
 from solomo.stats.controllers import StatsController
 from solomo.stats.heatmap import HeatmapController
 from solomo.stats.rollups import background_folds
@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             "hot": Provide(lambda: hot, use_cache=True, sync_to_thread=False),
         },
         middleware=[
-            prometheus.middleware,
+            metrics_middleware(prometheus),
             DefineMiddleware(
                 AuthMiddleware,
                 db_config=db_config,

@@ -162,12 +162,9 @@ def _authenticated(handler: HTTPRouteHandler) -> bool:
 
 def _guard_codes(guards: Iterable[Any]) -> list[str]:
     from solomo.auth.guards import MEMBER  # guards import the auth middleware, which imports this module's peers
-    from solomo.hot.callers import api_key, member_token
 
-    if all(guard in (MEMBER, member_token) for guard in guards):
+    if all(guard is MEMBER for guard in guards):
         return ["member_token_required"]
-    if all(guard is api_key for guard in guards):
-        return ["api_key_required"]  # the role is the request function's to check (its codes are the route's)
     return ["api_key_required", "role_not_allowed"]
 
 

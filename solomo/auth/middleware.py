@@ -93,10 +93,11 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                state = scope.get("state") or {}
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in state.get(RATE_LIMIT_HEADERS, {}).items():
-                    headers.setdefault(name, value)
+                extra = (scope.get("state") or {}).get(RATE_LIMIT_HEADERS)
+                if extra:
+                    headers = MutableScopeHeaders.from_message(message)
+                    for name, value in extra.items():
+                        headers.setdefault(name, value)
             await send(message)
 
         try:

@@ -27,11 +27,11 @@ class CheckinController(Controller):
 
     @post(
         "/checkins",
-        guards=[member_token],
+        before_request=member_token,
         status_code=HTTP_201_CREATED,
         summary="Report the member's location: matched fences, events, offers and fraud flags",
         response_description="The check-in with what it matched and fired.",
-        opt=HOT_ROUTE | problems({403: ["consent_required"], 404: ["member_not_found"]}),
+        opt=HOT_ROUTE | problems({403: ["member_token_required", "consent_required"], 404: ["member_not_found"]}),
     )
     async def create_checkin(
         self,

@@ -19,7 +19,7 @@ from solomo.checkins.schemas import AvailableOffer, CheckinIn, CheckinResult, Fe
 from solomo.checkins.service import check_recorded_at
 from solomo.errors import ApiError, invalid_geometry
 from solomo.geo.errors import GeometryError
-from solomo.geo.validate import validate_point
+from solomo.geo.validate import check_position
 from solomo.hot.callers import HotRoutes, member_of
 from solomo.hot.envelope import REPLAYED, Envelope, idempotency_of, settle
 
@@ -56,7 +56,7 @@ async def record_checkin(
 ) -> Response[CheckinResult]:
     claims = member_of(request)
     try:
-        point = validate_point(data.location)
+        lon, lat = check_position(data.location.coordinates, "coordinates")
     except GeometryError as exc:
         raise invalid_geometry("location", exc) from exc
     check_recorded_at(data.recorded_at, datetime.now(UTC))
@@ -71,8 +71,8 @@ async def record_checkin(
         budget.per_second,
         key,
         fingerprint,
-        float(point.x),
-        float(point.y),
+        lon,
+        lat,
         data.accuracy_m,
         data.recorded_at,
         data.mocked,

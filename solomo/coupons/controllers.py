@@ -42,10 +42,11 @@ class ClaimController(Controller):
 
     @post(
         "/offers/{offer_id:uuid}/claims",
-        guards=[member_token],
+        before_request=member_token,
         status_code=HTTP_201_CREATED,
         summary="Claim a coupon from an offer the member may claim (after a check-in, or with a share code)",
-        opt=HOT_ROUTE | problems({403: ["not_eligible"], 409: ["member_limit", "offer_exhausted"]}),
+        opt=HOT_ROUTE
+        | problems({403: ["member_token_required", "not_eligible"], 409: ["member_limit", "offer_exhausted"]}),
     )
     async def claim(
         self,
@@ -163,13 +164,13 @@ class RedeemController(Controller):
 
     @post(
         "/redemptions",
-        guards=[api_key],
+        before_request=api_key,
         status_code=HTTP_201_CREATED,
         summary="Redeem a coupon at a store (once, however many tills scan it)",
         opt=HOT_ROUTE
         | problems(
             {
-                403: ["role_not_allowed", "store_out_of_scope", "wrong_store", "visit_required"],
+                403: ["api_key_required", "role_not_allowed", "store_out_of_scope", "wrong_store", "visit_required"],
                 404: ["not_found", "store_not_found"],
                 409: ["already_redeemed", "store_archived"],
                 410: ["coupon_cancelled", "expired"],

@@ -1,7 +1,9 @@
 """Who calls a hot route, decided without a query of its own.
 
-The auth middleware leaves these routes alone (``opt`` :data:`HOT_ROUTE`); their guards authenticate instead, before
-the body is read, so a bad credential is a 401 whatever the body. A member token's signature, expiry, issuer and
+The auth middleware leaves these routes alone (``opt`` :data:`HOT_ROUTE`); their ``before_request`` hooks
+authenticate instead, before the body is read, so a bad credential is a 401 whatever the body, and then run the
+app's input checks (which a route's own hook replaces). Hooks rather than guards: Litestar copies the route handler
+for every guard call, a cost on every request. A member token's signature, expiry, issuer and
 audience are checked in Python; its member id and version go into the request function, which answers
 ``token_revoked`` when the member's token version moved (erasure, merge) or the member is gone.
 
@@ -18,15 +20,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
 
 from solomo.auth.member_tokens import InvalidMemberTokenError, MemberClaims, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
 from solomo.db.pool import StatementPool
 from solomo.errors import forbidden
+from solomo.input_checks import check_input
 from solomo.ops.budgets import Budget
 
 #: Route ``opt`` of a hot route: the auth middleware skips it; its guard and its statement authenticate.
@@ -99,23 +102,21 @@ def hot_routes(connection: ASGIConnection[Any, Any, Any, Any]) -> HotRoutes:
     return routes
 
 
-async def member_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: a valid member token (401 otherwise); an API key is a 403, as on every member route."""
-    if connection.scope.get("method") == "OPTIONS":
-        return
+async def member_token(connection: Request[Any, Any, Any]) -> None:
+    """``before_request``: a valid member token (401 otherwise; an API key is a 403, as on every member route),
+    then the input checks."""
     credential = _bearer(connection)
     if looks_like_api_key(credential):
         raise forbidden("This route takes a member token, not an API key", code="member_token_required")
     claims = _verified(hot_routes(connection).codec, credential)
     connection.scope["user"] = Principal(brand_id=claims.brand_id, role=Role.MEMBER, member_id=claims.member_id)
     connection.scope["state"][_CALLER] = claims
+    await check_input(connection)
 
 
-async def api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: a known API key (401 otherwise; revocation and role are checked by the request function); a valid
-    member token is a 403."""
-    if connection.scope.get("method") == "OPTIONS":
-        return
+async def api_key(connection: Request[Any, Any, Any]) -> None:
+    """``before_request``: a known API key (401 otherwise; revocation and role are checked by the request function;
+    a valid member token is a 403), then the input checks."""
     credential = _bearer(connection)
     routes = hot_routes(connection)
     if not looks_like_api_key(credential):
@@ -126,6 +127,7 @@ async def api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
     if found is None:
         raise NotAuthorizedException("Unknown or revoked API key")
     connection.scope["state"][_CALLER] = KeyCaller(brand_id=found[0], key_id=found[1], secret_hash=digest)
+    await check_input(connection)
 
 
 def member_of(connection: ASGIConnection[Any, Any, Any, Any]) -> MemberClaims:
