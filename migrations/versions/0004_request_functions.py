@@ -4,9 +4,10 @@ one statement that authenticates, charges the request budget, keeps the Idempote
 New: solomo_charge_budget and solomo_budget_level (solomo/ops/sql/, the budget rule the auth middleware calls too),
 solomo_idempotent_replay and solomo_idempotent_save (solomo/idempotency/sql/), the code throttle's two rules
 (solomo/coupons/sql/), and the request functions next to their domains. Changed: solomo_record_check_in (version 6,
-less work per call, no rule changed). All are installed from the copies in
-``0004_request_functions/``; the downgrade drops the new ones and puts back the copies the earlier revisions carry
-of those it changed (a file read, never an import).
+less work per call, no rule changed); solomo_offer_admits, inlinable again now that its linked-account test is
+solomo_member_has_account, and solomo_in_weekly_hours, in plpgsql so that its plan is kept. All are installed from
+the copies in ``0004_request_functions/``; the downgrade drops the new ones and puts back the copies the earlier
+revisions carry of those it changed (a file read, never an import).
 
 Revision ID: 0004_request_functions
 Revises: 0003_idempotency_method
@@ -28,7 +29,11 @@ depends_on: str | Sequence[str] | None = None
 VERSIONS = Path(__file__).parent
 HERE = VERSIONS / "0004_request_functions"
 #: The functions this revision changes, as the earlier revisions installed them.
-PREVIOUS = (VERSIONS / "0002_fences_at" / "04_solomo_record_check_in.sql",)
+PREVIOUS = (
+    VERSIONS / "0001_baseline" / "01_solomo_in_weekly_hours.sql",
+    VERSIONS / "0001_baseline" / "02_solomo_offer_admits.sql",
+    VERSIONS / "0002_fences_at" / "04_solomo_record_check_in.sql",
+)
 NEW = (
     "solomo_redeem_request(uuid, uuid, bytea, integer, double precision, text, bytea, double precision,"
     " double precision, text, boolean, uuid, numeric)",
@@ -39,6 +44,7 @@ NEW = (
     " double precision, double precision, timestamptz, boolean, text)",
     "solomo_idempotent_save(uuid, text, text, text, bytea, integer, bytea)",
     "solomo_idempotent_replay(uuid, text, text, text, bytea)",
+    "solomo_member_has_account(uuid, uuid, text, integer)",
     "solomo_budget_level(uuid, text, double precision)",
     "solomo_charge_budget(uuid, text, integer, double precision, boolean)",
 )

@@ -24,6 +24,7 @@ FILES = (
     "idempotency/sql/idempotent_save.sql",
     "geofences/sql/fences_at.sql",
     "offers/sql/in_weekly_hours.sql",
+    "offers/sql/member_has_account.sql",
     "offers/sql/offer_admits.sql",
     "checkins/sql/record_check_in.sql",
     "checkins/sql/checkin_request.sql",

@@ -2,9 +2,12 @@
 -- hours: [{"days": ["mon", …], "start": "HH:MM", "end": "HH:MM"}]; an end before the start runs past midnight
 -- (22:00–02:00 listed for "fri" covers Friday 22:00 to Saturday 02:00); "24:00" is the end of the day.
 -- local: the time on the store's wall clock (timestamptz AT TIME ZONE store timezone), so DST is already applied.
+-- In plpgsql, whose plan is kept for the session: a SQL function with a subquery is not inlined, and is planned
+-- again on every call.
 CREATE OR REPLACE FUNCTION solomo_in_weekly_hours(hours jsonb, local timestamp) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT EXISTS (
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN EXISTS (
         SELECT 1
         FROM jsonb_array_elements(hours) AS w,
              LATERAL (SELECT split_part(w->>'start', ':', 1)::int * 60 + split_part(w->>'start', ':', 2)::int AS s,
@@ -15,5 +18,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHERE (t.s < t.e AND w->'days' ? c.today AND c.now_min >= t.s AND c.now_min < t.e)
            OR (t.s > t.e AND ((w->'days' ? c.today AND c.now_min >= t.s)
                               OR (w->'days' ? c.yesterday AND c.now_min < t.e)))
-    )
+    );
+END;
 $$;
