@@ -14,10 +14,11 @@ asserts nothing. One run:
    (bench/claims.lua) sends each member's claim once and waits for every answer, so the answers seen are
    exactly the claims the server carried out; then a fixed-rate run, and a run on an offer whose cap is
    below the claims sent (exhaustion: 409 offer_exhausted);
-4. the floor: ``solomo_claim_offer`` called through asyncpg on N connections, no HTTP, no app;
+4. the floor: ``solomo_claim_request`` (the API's one statement) called through asyncpg on N connections, no
+   HTTP, no app;
 5. redemptions: the coupons made above, each redeemed once (admin key, codes as printed, 10 stores); the
    same codes scanned by two connections at once (double scan: one 201 and one 409 each); and
-   ``solomo_redeem_coupon`` through asyncpg;
+   ``solomo_redeem_request`` through asyncpg;
 6. stops the server and deletes the cluster, also on Ctrl-C or an error.
 
 Run: ``uv run python -m bench.claims [--cap 20000] [--connections 8,32,64] [--duration-limit 20]`` (see
@@ -70,9 +71,10 @@ from bench.harness import (
 )
 from bench.loadgen import ONCE_DRIVER, Wrk, find_wrk
 from bench.sysmon import CpuMeter, postmaster_pid
+from solomo.auth.secrets import hash_secret
 from solomo.brands.service import BrandService
 from solomo.coupons.capacity import SLOTS
-from solomo.coupons.codes import display, new_coupon_code
+from solomo.coupons.codes import display, new_coupon_code, normalize
 from solomo.db.engine import make_engine
 
 DATABASE = "solomo_bench_coupons"
@@ -80,8 +82,9 @@ TARGET_RPS = 1_500.0
 TARGET_P99_MS = 25.0
 #: Where the goal is set: claims on one hot offer at this many connections.
 TARGET_CONNECTIONS = 64
-CLAIM_SQL = "SELECT solomo_claim_offer($1, $2, $3, NULL, $4)"
-REDEEM_SQL = "SELECT solomo_redeem_coupon($1, $2, $3, $4, 'admin', $5)"
+# The statements the API sends (token version 0, budgets out of the way, no Idempotency-Key), called directly.
+CLAIM_SQL = "SELECT solomo_claim_request($1, $2, 0, 1000000000, 1000000000, NULL, NULL, $3, NULL, $4)"
+REDEEM_SQL = "SELECT solomo_redeem_request($1, $2, $3, 1000000000, 1000000000, NULL, NULL, 6.0, 9, $4, false, $5, $6)"
 ORDER_AMOUNT = "12.50"
 #: Calls each floor connection makes before the clock starts (on offers and codes of their own).
 WARM_CALLS = 5
@@ -127,7 +130,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--floor-connections",
         type=connection_list,
         default=[8, 64],
-        help="levels of solomo_claim_offer and solomo_redeem_coupon through asyncpg",
+        help="levels of solomo_claim_request and solomo_redeem_request through asyncpg",
     )
     parser.add_argument("--floor-requests", type=int, default=20_000, help="calls per floor level")
     parser.add_argument("--no-floor", action="store_true", help="skip the direct-SQL floors")
@@ -423,7 +426,7 @@ def claim_floors(
     args: argparse.Namespace, observer: Observer, brand_id: uuid.UUID, members: list[uuid.UUID],
     offers: dict[str, Offer],
 ) -> list[Run]:  # fmt: skip
-    """solomo_claim_offer on N connections, autocommit (one round trip a claim), each member once per offer."""
+    """solomo_claim_request on N connections, autocommit (one round trip a claim), each member once per offer."""
     runs = []
     for c in args.floor_connections:
         offer = offers[f"floor c={c}"]
@@ -542,9 +545,10 @@ def redemption_runs(
 def redeem_floors(
     args: argparse.Namespace, observer: Observer, brand: Brand, stores: list[uuid.UUID], codes: list[str]
 ) -> list[Run]:
-    """solomo_redeem_coupon on N connections, autocommit, distinct codes (the API also reads the throttle first)."""
+    """solomo_redeem_request on N connections, autocommit, distinct codes: what the API sends for each."""
     runs = []
     amount = Decimal(ORDER_AMOUNT)
+    admin_hash = hash_secret(brand.admin_secret)
     for c in args.floor_connections:
         if len(codes) < c * (WARM_CALLS + 1):
             print(f"  redemption floor c={c}: skipped, {len(codes)} codes left", flush=True)
@@ -553,7 +557,7 @@ def redeem_floors(
         mine, codes = codes[: args.floor_requests], codes[args.floor_requests :]
 
         def call(i: int, code: str) -> tuple[Any, ...]:
-            return (brand.id, code, stores[i % len(stores)], brand.admin_key_id, amount)
+            return (brand.id, brand.admin_key_id, admin_hash, normalize(code), stores[i % len(stores)], amount)
 
         params = [call(i, code) for i, code in enumerate(mine)]
         warm = [[call(i, code) for i, code in enumerate(warm_codes[k * WARM_CALLS : (k + 1) * WARM_CALLS])]

@@ -3,8 +3,8 @@
 Strict JSON bodies: decode every body against its handler's declared type before Litestar does.
 
 Litestar converts bodies with ``strict=False``, which turns ``"12.5"`` into a float and lets a string
-stand where a number is required. We want those refused, with the field named, so each body is first
-decoded strictly with msgspec (microseconds; Litestar then converts the same, now known-good, data).
+stand where a number is required. We want those refused, with the field named, so each body is decoded
+strictly with msgspec here, and Litestar is handed the result: the body is decoded once.
 A body with ``NaN``/``Infinity`` is not JSON, but it is common enough from JavaScript clients that
 we point at the field rather than answer a bare 400.
 
