@@ -49,6 +49,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,16", help="requests in flight at once, comma-separated")
     parser.add_argument("--seed", type=int, default=20_261_202)
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help="event loop (granian: uvloop)")
+    parser.add_argument(
+        "--log-level", default="WARNING", help="SOLOMO_LOG_LEVEL of the app (INFO writes a request line each)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the cluster directory")
     args = parser.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
@@ -173,7 +176,7 @@ async def measure(args: argparse.Namespace, dsn: str, url: str, loaded: Any, rou
         rate_limit_member_per_second=1_000_000,
         rate_limit_key_per_second=1_000_000,
         stats_fold_seconds=0,
-        log_level="WARNING",
+        log_level=args.log_level,
     )
     app = create_app(settings, database_url=url)
     members = {f"Bearer {r.token}": r.member_id for r in routes}
@@ -186,7 +189,10 @@ async def measure(args: argparse.Namespace, dsn: str, url: str, loaded: Any, rou
     # connection's prepared statements.
     warm = checkin_calls(routes, start - timedelta(hours=1), len(routes))
     print(f"warm-up: {(await drive(app, warm, 8))[1]} / {(await drive(floor_app, warm, 8))[1]}")
-    print(f"\n=== CPU of this process per POST /v1/checkins, {args.requests} requests each, {args.loop} ===")
+    print(
+        f"\n=== CPU of this process per POST /v1/checkins, {args.requests} requests each, {args.loop},"
+        f" log level {args.log_level} ==="
+    )
     print(f"{'in flight':>9}  {'SoLoMo app ms':>13}  {'minimal app ms':>14}  {'ratio':>5}  statuses")
     for offset, concurrency in enumerate(args.concurrency, start=1):
         calls = checkin_calls(routes, start + timedelta(minutes=offset), args.requests)
