@@ -26,7 +26,7 @@ import numpy as np
 import uvloop
 from litestar import Litestar, post
 
-from bench.dataset import Size, load, member_routes
+from bench.dataset import Size, interleaved_points, load, member_routes
 from bench.harness import bench_database, signing_codec
 from solomo.app import create_app
 from solomo.config import get_settings
@@ -91,8 +91,7 @@ async def drive(app: Any, calls: list[Call], concurrency: int) -> tuple[float, d
 
 def checkin_calls(routes: Any, start: datetime, count: int) -> list[Call]:
     """The bench walks as ASGI calls, members interleaved, recorded_at a millisecond apart from ``start``."""
-    steps = max(len(r.points) for r in routes)
-    walks = [(r, r.points[k % len(r.points)]) for k in range(steps) for r in routes]
+    walks = interleaved_points(routes)
     calls = []
     for i in range(count):
         route, (lon, lat, acc) = walks[i % len(walks)]

@@ -35,7 +35,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from bench.dataset import Loaded, MemberRoute, Size, load, member_routes
+from bench.dataset import Loaded, MemberRoute, Size, interleaved_points, load, member_routes
 from bench.harness import (
     CPU_HEADER,
     CPU_WIDTHS,
@@ -494,11 +494,9 @@ def _function_floor(
     """The request function the API calls, called directly: each member's walk in order, members interleaved so
     that two connections rarely hold one member, recorded_at advancing a millisecond a call from now."""
     start = datetime.now(UTC)
-    steps = max(len(r.points) for r in routes)
-    points = [(r.member_id, *r.points[k % len(r.points)]) for k in range(steps) for r in routes]
     params = [
-        (loaded.brand_id, member, lon, lat, acc, start + timedelta(milliseconds=i))
-        for i, (member, lon, lat, acc) in enumerate(points)
+        (loaded.brand_id, route.member_id, lon, lat, acc, start + timedelta(milliseconds=i))
+        for i, (route, (lon, lat, acc)) in enumerate(interleaved_points(routes))
     ]
     connections = FUNCTION_FLOOR_CONNECTIONS
     with meter.measure() as cpu:

@@ -167,6 +167,13 @@ class MemberRoute:
         ]
 
 
+def interleaved_points(routes: list[MemberRoute]) -> list[tuple[MemberRoute, tuple[float, float, float]]]:
+    """Every member's walk in order, members interleaved (each member's first point, then each one's second…), so
+    that calls made in this order rarely hold one member twice at once."""
+    steps = max(len(r.points) for r in routes)
+    return [(r, r.points[k % len(r.points)]) for k in range(steps) for r in routes]
+
+
 def member_routes(loaded: Loaded, codec: MemberTokenCodec, rng: np.random.Generator, count: int) -> list[MemberRoute]:
     """Each member lives by one fence (its home) and visits: inside, inside, the edge, outside; accuracy 5 to 60 m.
 

@@ -6,6 +6,7 @@ tests never see each other's rows and may commit (which races need) without trun
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -72,6 +73,26 @@ def app(settings: Settings, database_url: str) -> Litestar:
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=app) as test_client:
         yield test_client
+
+
+#: The budgets of the ``tight`` app: a few requests at once, then one a second.
+KEY_BURST, KEY_RATE = 3, 1
+MEMBER_BURST, MEMBER_RATE = 2, 1
+
+
+@pytest.fixture(scope="module")
+async def tight(settings: Settings, database_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """An app whose callers may send a few requests at once, then one a second (its own budgets)."""
+    budgets = dataclasses.replace(
+        settings,
+        stats_fold_seconds=0,
+        rate_limit_key_burst=KEY_BURST,
+        rate_limit_key_per_second=KEY_RATE,
+        rate_limit_member_burst=MEMBER_BURST,
+        rate_limit_member_per_second=MEMBER_RATE,
+    )
+    async with AsyncTestClient(app=create_app(budgets, database_url=database_url)) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

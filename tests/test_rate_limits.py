@@ -4,9 +4,7 @@ caller only, charged in PostgreSQL (every worker shares them) and drained with t
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from litestar import Litestar, get
@@ -15,29 +13,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from solomo.app import create_app
 from solomo.config import Settings
 from solomo.ops.budgets import Budget
-from tests.conftest import BrandContext, make_brand
+from tests.conftest import KEY_BURST, KEY_RATE, MEMBER_BURST, BrandContext, make_brand
 from tests.limited_app import limited_client
-
-KEY_BURST, KEY_RATE = 3, 1
-MEMBER_BURST, MEMBER_RATE = 2, 1
-
-
-@pytest.fixture(scope="module")
-async def tight(settings: Settings, database_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An app whose callers may send a few requests at once, then one a second."""
-    budgets = dataclasses.replace(
-        settings,
-        stats_fold_seconds=0,
-        rate_limit_key_burst=KEY_BURST,
-        rate_limit_key_per_second=KEY_RATE,
-        rate_limit_member_burst=MEMBER_BURST,
-        rate_limit_member_per_second=MEMBER_RATE,
-    )
-    async with AsyncTestClient(app=create_app(budgets, database_url=database_url)) as client:
-        yield client
 
 
 async def _age_budgets(brand: BrandContext, seconds: int) -> None:

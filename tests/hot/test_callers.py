@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from solomo.app import create_app
 from solomo.auth.secrets import hash_secret
-from solomo.config import Settings
-from tests.conftest import BrandContext
+from tests.conftest import KEY_BURST, MEMBER_BURST, BrandContext
 from tests.coupon_helpers import open_shop, scalar
 from tests.scenes import PARIS, make_scene
-from tests.test_rate_limits import KEY_BURST, KEY_RATE, MEMBER_BURST, MEMBER_RATE
 from tests.test_redemptions import _well_formed_unknown
-
-
-@pytest.fixture(scope="module")
-async def tight(settings: Settings, database_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An app whose callers may send a few requests at once, then one a second."""
-    budgets = dataclasses.replace(
-        settings,
-        stats_fold_seconds=0,
-        rate_limit_key_burst=KEY_BURST,
-        rate_limit_key_per_second=KEY_RATE,
-        rate_limit_member_burst=MEMBER_BURST,
-        rate_limit_member_per_second=MEMBER_RATE,
-    )
-    async with AsyncTestClient(app=create_app(budgets, database_url=database_url)) as client:
-        yield client
 
 
 def _checkin() -> dict[str, object]:
