@@ -42,6 +42,7 @@ NEW = (
     "solomo_code_throttle_level(uuid, text, double precision)",
     "solomo_checkin_request(uuid, uuid, integer, integer, double precision, text, bytea, double precision,"
     " double precision, double precision, timestamptz, boolean, text)",
+    "solomo_member_request_opening(uuid, uuid, integer, integer, double precision, text, bytea)",
     "solomo_idempotent_save(uuid, text, text, text, bytea, integer, bytea)",
     "solomo_idempotent_replay(uuid, text, text, text, bytea)",
     "solomo_member_has_account(uuid, uuid, text, integer)",

@@ -22,6 +22,7 @@ FILES = (
     "ops/sql/budget_level.sql",
     "idempotency/sql/idempotent_replay.sql",
     "idempotency/sql/idempotent_save.sql",
+    "hot/sql/member_request_opening.sql",
     "geofences/sql/fences_at.sql",
     "offers/sql/in_weekly_hours.sql",
     "offers/sql/member_has_account.sql",
