@@ -322,8 +322,8 @@ async def test_fence_lookup_uses_the_gist_index_at_100k_fences(brand: BrandConte
                 {"brand_id": brand.id},
             )
         )
-        # Inside the check-in function the brand, point, accuracy and cap are variables: from its sixth call
-        # plpgsql may run a generic plan, which must keep the index too.
+        # Inside the check-in function the brand, point, accuracy and cap are variables, and the request
+        # functions run every statement with a generic plan (SET plan_cache_mode): it must keep the index too.
         await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
         await session.execute(
             text(

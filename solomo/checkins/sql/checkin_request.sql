@@ -15,7 +15,13 @@ CREATE OR REPLACE FUNCTION solomo_checkin_request(
     p_lon double precision, p_lat double precision, p_accuracy double precision, p_recorded_at timestamptz,
     p_mocked boolean, p_source text
 ) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+-- Generic plans for every statement this call runs, nested functions included. Left to choose, the plan cache
+-- estimates the check-in's generic plans costlier than custom ones and plans those statements afresh on every
+-- call: about a quarter of the database's CPU per check-in (bench/README.md, "Generic plans").
+-- tests/test_checkins.py checks that the fence lookup's generic plan keeps the GiST index.
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     v_opening jsonb;
     v_answer jsonb;

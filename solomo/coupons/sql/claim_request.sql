@@ -13,7 +13,13 @@ CREATE OR REPLACE FUNCTION solomo_claim_request(
     p_idempotency_key text, p_fingerprint bytea,
     p_offer uuid, p_share_code text, p_code text
 ) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+-- Generic plans for every statement this call runs, nested functions included. Left to choose, the plan cache
+-- estimates the check-in's generic plans costlier than custom ones and plans those statements afresh on every
+-- call: about a quarter of the database's CPU per check-in (bench/README.md, "Generic plans").
+-- tests/test_checkins.py checks that the fence lookup's generic plan keeps the GiST index.
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     v_opening jsonb;
     v_answer jsonb;
