@@ -35,10 +35,11 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from bench.dataset import Size, asyncpg_dsn, load, member_routes, offset
+from bench.dataset import Size, load, member_routes, offset
 from bench.harness import signing_codec
 from solomo.db.cluster import LocalCluster, ensure_postgis
 from solomo.db.migrate import upgrade
+from solomo.db.pool import asyncpg_dsn
 
 REPO = Path(__file__).parents[1]
 

@@ -202,10 +202,6 @@ def member_routes(loaded: Loaded, codec: MemberTokenCodec, rng: np.random.Genera
     return routes
 
 
-def asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 async def load(dsn: str, size: Size, rng: np.random.Generator) -> Loaded:
     """Set-based: stores and fences through COPY into a staging table, members through generate_series."""
     conn = await asyncpg.connect(dsn)

@@ -31,7 +31,6 @@ from typing import Any
 
 import asyncpg
 
-from bench.dataset import asyncpg_dsn
 from bench.loadgen import THREADS as WRK_THREADS
 from bench.loadgen import HttpResult, Wrk
 from bench.sysmon import CpuMeter, CpuUse
@@ -39,6 +38,7 @@ from solomo.auth.member_tokens import MemberTokenCodec
 from solomo.config import Settings
 from solomo.db.cluster import LocalCluster, ensure_postgis
 from solomo.db.migrate import upgrade
+from solomo.db.pool import asyncpg_dsn
 
 #: Other processes taking more than this share of the machine during a measurement get a warning.
 BUSY_WARNING = 0.10

@@ -22,8 +22,9 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 
-from bench.dataset import Loaded, Size, asyncpg_dsn, load
+from bench.dataset import Loaded, Size, load
 from solomo.db.migrate import upgrade
+from solomo.db.pool import asyncpg_dsn
 from tests.databases import TestDatabases
 
 #: Version 2 of the check-in function, kept here for this comparison only.
