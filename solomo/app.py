@@ -26,6 +26,13 @@ from solomo.brands.controllers import BrandController
 from solomo.checkins.controllers import CheckinController
 from solomo.cli import SolomoCLIPlugin
 from solomo.config import MIGRATIONS_DIR, Settings, get_settings
+from solomo.console.assets import ConsoleAssets
+from solomo.console.controllers import (
+    ConsoleAssetController,
+    ConsoleConfig,
+    ConsolePageController,
+    ConsoleSessionController,
+)
 from solomo.coupons.controllers import ClaimController, RedeemController, TillController
 from solomo.coupons.throttle import CodeGuard
 from solomo.db.engine import DbLimits, make_engine, resolve_database_url
@@ -48,7 +55,7 @@ from solomo.stats.heatmap import HeatmapController
 from solomo.stats.rollups import background_folds
 from solomo.stores.controllers import StoreController
 
-UNAUTHENTICATED = ["^/health/", "^/metrics", "^/schema"]
+UNAUTHENTICATED = ["^/health/", "^/metrics", "^/schema", "^/console"]
 
 
 def _openapi() -> OpenAPIConfig:
@@ -68,10 +75,19 @@ def _openapi() -> OpenAPIConfig:
                     type="http",
                     scheme="bearer",
                     description="A brand API key (sk_…), or a member token (JWT) from POST /v1/members/{id}/tokens.",
-                )
+                ),
+                "console_session": SecurityScheme(
+                    type="apiKey",
+                    name="solomo_console",
+                    security_scheme_in="cookie",
+                    description=(
+                        "The web console's session (POST /console/session), acting as the API key it was signed in "
+                        "with. A request that changes something also sends the session's CSRF token as X-CSRF-Token."
+                    ),
+                ),
             }
         ),
-        security=[{"bearer": []}],
+        security=[{"bearer": []}, {"console_session": []}],
         use_handler_docstrings=False,
     )
 
@@ -107,7 +123,16 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     key_budget = Budget("key", settings.rate_limit_key_burst, settings.rate_limit_key_per_second)
     member_budget = Budget("member", settings.rate_limit_member_burst, settings.rate_limit_member_per_second)
     statements = StatementPool(url, size=settings.statement_pool_size, limits=limits)
-    hot = HotRoutes(statements, codec, member_budget, key_budget, KeyDirectory(statements))
+    console_idle_seconds = settings.console_idle_minutes * 60
+    hot = HotRoutes(statements, codec, member_budget, key_budget, KeyDirectory(statements), console_idle_seconds)
+    console = ConsoleConfig(
+        assets=ConsoleAssets(),
+        session_hours=settings.console_session_hours,
+        idle_minutes=settings.console_idle_minutes,
+        secure_cookie=settings.console_secure_cookie,
+        map_style_url=settings.console_map_style_url,
+        map_attribution=settings.console_map_attribution,
+    )
 
     def on_startup(app: Litestar) -> None:
         app.state.migration_heads = migration_heads()
@@ -145,6 +170,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         StatsController,
         HeatmapController,
         docs_asset,
+        ConsoleSessionController,
+        ConsolePageController,
+        ConsoleAssetController,
     ]
     code_guard = CodeGuard()
     app = Litestar(
@@ -155,6 +183,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             "member_token_codec": Provide(lambda: codec, use_cache=True, sync_to_thread=False),
             "code_guard": Provide(lambda: code_guard, use_cache=True, sync_to_thread=False),
             "hot": Provide(lambda: hot, use_cache=True, sync_to_thread=False),
+            "console_config": Provide(lambda: console, use_cache=True, sync_to_thread=False),
         },
         middleware=[
             metrics_middleware(prometheus),
@@ -164,6 +193,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 codec=codec,
                 key_budget=key_budget,
                 member_budget=member_budget,
+                console_idle_seconds=console_idle_seconds,
                 exclude=UNAUTHENTICATED,
             ),
             RetryConflicts,

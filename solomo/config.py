@@ -34,6 +34,15 @@ def _int_env(name: str, default: int) -> int:
         raise ValueError(msg) from exc
 
 
+def _choice_env(name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default)."""
+    raw = (os.environ.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        msg = f"{name} must be one of {', '.join(choices)}, got {raw!r}"
+        raise ValueError(msg)
+    return raw
+
+
 def _signing_keys(local_dir: Path) -> tuple[dict[str, str], str]:
     """Member-token signing keys: ``SOLOMO_MEMBER_TOKEN_KEYS`` is ``kid:secret[,kid:secret…]``, first one signs.
 
@@ -104,6 +113,16 @@ class Settings:
     db_connect_timeout_ms: int = 3_000
     #: /health/ready answers within about this long, whatever the database does.
     health_timeout_ms: int = 1_000
+    #: A console sign-in lasts at most this long, and ends sooner when unused for the idle time.
+    console_session_hours: int = 12
+    console_idle_minutes: int = 120
+    #: The console cookie's Secure attribute: "auto" sets it when the sign-in came over https (as seen by the
+    #: app: behind a TLS-terminating proxy, say "always"), "always", or "never".
+    console_secure_cookie: str = "auto"
+    #: A MapLibre style URL for the console's maps (a deployment's own tiles), and the attribution it requires.
+    #: Unset: the offline basemap (country outlines shipped with the app) under the brand's stores and fences.
+    console_map_style_url: str | None = None
+    console_map_attribution: str = ""
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -137,6 +156,11 @@ class Settings:
             db_pool_timeout_ms=_int_env("SOLOMO_DB_POOL_TIMEOUT_MS", 1_500),
             db_connect_timeout_ms=_int_env("SOLOMO_DB_CONNECT_TIMEOUT_MS", 3_000),
             health_timeout_ms=_int_env("SOLOMO_HEALTH_TIMEOUT_MS", 1_000),
+            console_session_hours=_int_env("SOLOMO_CONSOLE_SESSION_HOURS", 12),
+            console_idle_minutes=_int_env("SOLOMO_CONSOLE_IDLE_MINUTES", 120),
+            console_secure_cookie=_choice_env("SOLOMO_CONSOLE_SECURE_COOKIE", ("auto", "always", "never")),
+            console_map_style_url=os.environ.get("SOLOMO_CONSOLE_MAP_STYLE_URL") or None,
+            console_map_attribution=os.environ.get("SOLOMO_CONSOLE_MAP_ATTRIBUTION", ""),
         )
 
 

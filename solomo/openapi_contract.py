@@ -9,6 +9,8 @@ replaces the error side of every operation with what the API really sends: RFC 9
 * a path parameter → 404; any parameter or a body → 422;
 * a JSON body → 400 (not JSON), 413 (over the size cap), 415 (not sent as JSON);
 * an ``Idempotency-Key`` header → 400 (malformed key), 409 (in flight), 422 (reused with another body);
+* an authenticated ``/v1`` route that changes something → 403 ``csrf_failed`` (the console's session cookie sent
+  without the session's CSRF token, or from another site: solomo/console/sessions.py);
 * every ``/v1`` route → 429 (request budget, with ``Retry-After`` and ``RateLimit`` headers) and 503
   (database unreachable or too slow, with ``Retry-After``).
 
@@ -141,6 +143,8 @@ def answers_of(handler: HTTPRouteHandler, operation: Operation, path: str) -> di
         add(400, "invalid_idempotency_key")
         add(409, "idempotency_key_in_use")
         add(422, "idempotency_key_reused")
+    if path.startswith("/v1/") and _authenticated(handler) and not handler.http_methods <= {"GET", "HEAD"}:
+        add(403, "csrf_failed")  # signed in through the console's cookie, without its CSRF token
     if path.startswith("/v1/"):
         add(429, "rate_limited")
         add(503, "database_unavailable", "database_busy", "database_timeout", "database_conflict", "commit_failed")

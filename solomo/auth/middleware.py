@@ -1,4 +1,5 @@
-"""Authenticates every /v1 request: ``Authorization: Bearer sk_…`` (API key) or a member token (JWT).
+"""Authenticates every /v1 request: ``Authorization: Bearer sk_…`` (API key) or a member token (JWT), or, with no
+Authorization header, the console's session cookie (solomo/console/sessions.py), which acts as its API key.
 
 The look-up runs on the request's own database session (the one handlers get), so authentication costs
 one statement and no extra connection. That statement also charges the caller's request budget
@@ -14,6 +15,7 @@ rather than an exception.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solomo.auth.member_tokens import InvalidMemberTokenError, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
+from solomo.console.sessions import SessionCookie, check_state_change, session_cookie
 from solomo.errors import handle_exception
 from solomo.ops.budgets import Budget, member_subject
 
@@ -62,6 +65,20 @@ _MEMBER_VERSION_AND_CHARGE = text(
     FROM m
     """
 )
+#: The console session the cookie names (solomo/console/sql/console_session.sql), as its key, charged one request
+#: of that key's budget: a person in the console spends the budget of the key they signed in with.
+_CONSOLE_SESSION_AND_CHARGE = text(
+    """
+    WITH s AS MATERIALIZED (
+        SELECT key_id, role, store_ids
+        FROM solomo_console_session(:brand_id, :session_id, :secret_hash, :idle_seconds)
+    ), budget AS MATERIALIZED (
+        SELECT solomo_charge_budget(CAST(:brand_id AS uuid), 'key:' || s.key_id, :burst, :rate, false) AS b FROM s
+    )
+    SELECT s.key_id AS id, s.role, s.store_ids, (budget.b).charged AS charged, (budget.b).level AS level
+    FROM s, budget
+    """
+)
 #: Where the RateLimit headers for the answer are left in the scope's state (by ``authenticate_request``, or by a
 #: hot route, solomo/hot/envelope.py); this middleware adds them to whatever is answered.
 RATE_LIMIT_HEADERS = "solomo_rate_limit_headers"
@@ -75,6 +92,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         codec: MemberTokenCodec,
         key_budget: Budget,
         member_budget: Budget,
+        console_idle_seconds: int,
         exclude: str | list[str] | None = None,
         exclude_from_auth_key: str = "exclude_from_auth",
         exclude_http_methods: list[Method] | None = None,
@@ -85,6 +103,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         self.codec = codec
         self.key_budget = key_budget
         self.member_budget = member_budget
+        self.console_idle_seconds = console_idle_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -110,26 +129,22 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             await response.to_asgi_response(app=None, request=request)(scope, receive, send)
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        header = connection.headers.get("authorization", "")
-        scheme, _, credential = header.partition(" ")
+        header = connection.headers.get("authorization")
+        session = self.db_config.provide_session(connection.app.state, connection.scope)
+        cookie = session_cookie(connection) if header is None else None
+        if cookie is not None:
+            return await self._console_session(connection, session, cookie)
+        scheme, _, credential = (header or "").partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise NotAuthorizedException("Send an API key or member token as `Authorization: Bearer …`")
-        session = self.db_config.provide_session(connection.app.state, connection.scope)
         if looks_like_api_key(credential):
             row = await _autocommitted(
                 session, _KEY_LOOKUP_AND_CHARGE, {"secret_hash": hash_secret(credential)} | self.key_budget.params
             )
             if row is None:
                 raise NotAuthorizedException("Unknown or revoked API key")
-            connection.scope["state"][RATE_LIMIT_HEADERS] = self.key_budget.admit(row.charged, row.level)
-            principal = Principal(
-                brand_id=row.brand_id,
-                role=Role(row.role),
-                key_id=row.id,
-                store_ids=frozenset(row.store_ids or ()),
-            )
-            return AuthenticationResult(user=principal, auth=credential)
+            return self._as_key(connection, row, credential)
         try:
             claims = self.codec.verify(credential)
         except InvalidMemberTokenError as exc:
@@ -150,6 +165,33 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         connection.scope["state"][RATE_LIMIT_HEADERS] = self.member_budget.admit(row.charged, row.level)
         principal = Principal(brand_id=claims.brand_id, role=Role.MEMBER, member_id=claims.member_id)
         return AuthenticationResult(user=principal, auth=credential)
+
+    async def _console_session(
+        self, connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, cookie: SessionCookie
+    ) -> AuthenticationResult:
+        """A person signed in to the console (solomo/console/sessions.py): the key their session acts for, and for
+        a request that may change something, the CSRF token and a same-site origin."""
+        row = await _autocommitted(
+            session,
+            _CONSOLE_SESSION_AND_CHARGE,
+            cookie.lookup_params(self.console_idle_seconds) | self.key_budget.params,
+        )
+        if row is None:
+            raise NotAuthorizedException("The console session ended: sign in again")
+        check_state_change(connection, cookie)
+        return self._as_key(connection, row, cookie.value, brand_id=cookie.brand_id)
+
+    def _as_key(
+        self, connection: ASGIConnection[Any, Any, Any, Any], row: Any, auth: str, brand_id: uuid.UUID | None = None
+    ) -> AuthenticationResult:
+        connection.scope["state"][RATE_LIMIT_HEADERS] = self.key_budget.admit(row.charged, row.level)
+        principal = Principal(
+            brand_id=brand_id or row.brand_id,
+            role=Role(row.role),
+            key_id=row.id,
+            store_ids=frozenset(row.store_ids or ()),
+        )
+        return AuthenticationResult(user=principal, auth=auth)
 
 
 async def _autocommitted(session: AsyncSession, statement: TextClause, params: Mapping[str, Any]) -> Any:

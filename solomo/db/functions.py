@@ -38,6 +38,7 @@ FILES = (
     "stats/sql/raw_events.sql",
     "stats/sql/fold.sql",
     "stats/sql/fold_raw.sql",
+    "console/sql/console_session.sql",
 )
 
 _INCLUDE = re.compile(r"^--@include (?P<name>\S+) EVENTS: (?P<events>.+)$", re.MULTILINE)

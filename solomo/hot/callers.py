@@ -27,6 +27,7 @@ from litestar.exceptions import NotAuthorizedException
 from solomo.auth.member_tokens import InvalidMemberTokenError, MemberClaims, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
+from solomo.console.sessions import SessionCookie, check_state_change, session_cookie
 from solomo.db.pool import StatementPool
 from solomo.errors import forbidden
 from solomo.input_checks import check_input
@@ -39,6 +40,8 @@ HOT_STATE: Final = "solomo_hot_routes"
 _CALLER: Final = "solomo_hot_caller"
 
 _KEY_BY_HASH = "SELECT id, brand_id FROM api_keys WHERE secret_hash = $1"
+#: A console session's key (solomo/console/sql/console_session.sql).
+_CONSOLE_KEY = "SELECT key_id, key_secret_hash FROM solomo_console_session($1, $2, $3, $4)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class HotRoutes:
     member_budget: Budget
     key_budget: Budget
     keys: KeyDirectory
+    #: How long a console session survives unused (solomo/console/sessions.py).
+    console_idle_seconds: int
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -116,9 +121,14 @@ async def member_token(connection: Request[Any, Any, Any]) -> None:
 
 async def api_key(connection: Request[Any, Any, Any]) -> None:
     """``before_request``: a known API key (401 otherwise; revocation and role are checked by the request function;
-    a valid member token is a 403), then the input checks."""
-    credential = _bearer(connection)
+    a valid member token is a 403), or a console session's key, then the input checks."""
     routes = hot_routes(connection)
+    cookie = session_cookie(connection) if "authorization" not in connection.headers else None
+    if cookie is not None:
+        await _console_key(connection, routes, cookie)
+        await check_input(connection)
+        return
+    credential = _bearer(connection)
     if not looks_like_api_key(credential):
         _verified(routes.codec, credential)
         raise forbidden("This route takes a brand API key, not a member token", code="api_key_required")
@@ -128,6 +138,18 @@ async def api_key(connection: Request[Any, Any, Any]) -> None:
         raise NotAuthorizedException("Unknown or revoked API key")
     connection.scope["state"][_CALLER] = KeyCaller(brand_id=found[0], key_id=found[1], secret_hash=digest)
     await check_input(connection)
+
+
+async def _console_key(connection: Request[Any, Any, Any], routes: HotRoutes, cookie: SessionCookie) -> None:
+    """The key a console session acts for: one more statement than a key sent as a bearer (the till in the
+    console), since the browser never holds the key and its hash comes from the session's row."""
+    row = await routes.pool.row(_CONSOLE_KEY, *cookie.lookup_params(routes.console_idle_seconds).values())
+    if row is None:
+        raise NotAuthorizedException("The console session ended: sign in again")
+    check_state_change(connection, cookie)
+    connection.scope["state"][_CALLER] = KeyCaller(
+        brand_id=cookie.brand_id, key_id=row["key_id"], secret_hash=row["key_secret_hash"]
+    )
 
 
 def member_of(connection: ASGIConnection[Any, Any, Any, Any]) -> MemberClaims:

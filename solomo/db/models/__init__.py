@@ -4,6 +4,7 @@ from solomo.db.models.api_key import ApiKey
 from solomo.db.models.brand import Brand
 from solomo.db.models.budget import RequestBudget
 from solomo.db.models.checkin import Checkin, CheckinMatch, FenceState, IdempotencyKey
+from solomo.db.models.console_session import ConsoleSession
 from solomo.db.models.coupon import (
     CodeFailures,
     Coupon,
@@ -29,6 +30,7 @@ __all__ = [
     "CheckinMatch",
     "CodeFailures",
     "ConsentEvent",
+    "ConsoleSession",
     "Coupon",
     "CouponAudit",
     "FenceState",

@@ -1,0 +1,1 @@
+// The console: see solomo/console/static/app/.
