@@ -1,0 +1,83 @@
+// #/stores: the brand's stores (a manager's own, as the API scopes them) on a map and in a list that filters as
+// you type. Store names appear only in the list and in popups: map layers draw no text offline.
+import { all } from "./api.js";
+import { describe } from "./errors.js";
+import { t } from "./i18n.js";
+import { createMap, fitTo } from "./map.js";
+import { field, h, message, replace } from "./ui.js";
+
+export async function renderStores(root, ctx) {
+  const status = message(t("loading"));
+  const mapEl = h("div", { class: "map", role: "region", "aria-label": t("stores.title") });
+  const search = h("input", { type: "search", autocomplete: "off", spellcheck: "false" });
+  const count = h("p", { class: "count", "aria-live": "polite" });
+  const list = h("ul", { class: "store-list" });
+  replace(
+    root,
+    h("h1", {}, t("stores.title")),
+    status,
+    h("div", { class: "split" }, mapEl, h("div", { class: "side" }, field(t("stores.search"), search), count, list)),
+  );
+
+  let stores;
+  let map;
+  try {
+    [stores, map] = await Promise.all([all("/v1/stores"), createMap(mapEl)]);
+  } catch (error) {
+    replace(status, describe(error));
+    status.className = "message error";
+    return () => map && map.remove();
+  }
+  status.remove();
+  if (!ctx.alive()) {
+    map.remove();
+    return () => {};
+  }
+  stores.sort((a, b) => a.name.localeCompare(b.name));
+
+  const features = (items) => ({
+    type: "FeatureCollection",
+    features: items.map((s) => ({ type: "Feature", geometry: s.location, properties: { id: s.id, name: s.name } })),
+  });
+  map.addSource("stores", { type: "geojson", data: features(stores) });
+  map.addLayer({
+    id: "stores",
+    type: "circle",
+    source: "stores",
+    paint: { "circle-radius": 6, "circle-color": "#c0392b", "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 },
+  });
+  fitTo(map, stores.map((s) => s.location.coordinates), 13);
+
+  // A popup names the store under the pointer (text only, never HTML from the API); a click opens it.
+  const popup = new globalThis.maplibregl.Popup({ closeButton: false, closeOnClick: false });
+  map.on("mousemove", "stores", (event) => {
+    map.getCanvas().style.cursor = "pointer";
+    const feature = event.features[0];
+    popup.setLngLat(feature.geometry.coordinates).setDOMContent(document.createTextNode(feature.properties.name)).addTo(map);
+  });
+  map.on("mouseleave", "stores", () => {
+    map.getCanvas().style.cursor = "";
+    popup.remove();
+  });
+  map.on("click", "stores", (event) => ctx.navigate(`#/stores/${event.features[0].properties.id}`));
+
+  const show = () => {
+    const needle = search.value.trim().toLocaleLowerCase();
+    const shown = needle ? stores.filter((s) => s.name.toLocaleLowerCase().includes(needle)) : stores;
+    replace(
+      list,
+      shown.map((s) =>
+        h("li", {}, h("a", { href: `#/stores/${s.id}` }, s.name), s.address ? h("small", {}, s.address) : null),
+      ),
+    );
+    count.textContent = stores.length ? t("stores.count", { shown: shown.length, total: stores.length }) : t("stores.none");
+    map.getSource("stores").setData(features(shown));
+  };
+  search.addEventListener("input", show);
+  show();
+  search.focus();
+  return () => {
+    popup.remove();
+    map.remove();
+  };
+}
