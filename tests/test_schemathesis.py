@@ -7,18 +7,15 @@ member token on the member routes, and that brand's scoped manager key on the st
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import TEST_SIGNING_KEYS, BrandContext
+from tests.conftest import BrandContext
+from tests.serving import served_app
 
 #: Seconds of each run (schemathesis's --max-time); the three together stay near two minutes.
 BUDGETS = {"admin": 50, "member": 30, "manager": 30}
@@ -34,52 +31,13 @@ CHECKS = ",".join(
 MEMBER_ROUTES = r"^/v1/(checkins|members/me|offers/nearby|offers/\{offer_id\}/(claims|shares))"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The API on a port of its own, as `solomo run` serves it, with the test signing keys."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("served") / "server.log"
-    env = os.environ | {
-        "SOLOMO_DATABASE_URL": database_url,
-        "SOLOMO_LOCAL_DIR": str(log.parent),
-        "SOLOMO_MEMBER_TOKEN_KEYS": ",".join(f"{kid}:{secret}" for kid, secret in TEST_SIGNING_KEYS.items()),
-        "SOLOMO_STATS_FOLD_SECONDS": "0",
-        "SOLOMO_LOG_LEVEL": "ERROR",
-        # The fuzzer sends thousands of requests per key: a budget it never meets keeps every route in reach.
-        "SOLOMO_RATE_LIMIT_KEY_BURST": "1000000",
-        "SOLOMO_RATE_LIMIT_MEMBER_BURST": "1000000",
-    }
-    command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--port", str(port)]
-    with log.open("w") as sink:
-        server = subprocess.Popen([*command, "solomo.app:create_app"], env=env, stdout=sink, stderr=sink)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the server did not start:\n{log.read_text()}")
-        assert server.poll() is None, log.read_text()
+    # The fuzzer sends thousands of requests per key: a budget it never meets keeps every route in reach.
+    budgets = {"SOLOMO_RATE_LIMIT_KEY_BURST": "1000000", "SOLOMO_RATE_LIMIT_MEMBER_BURST": "1000000"}
+    with served_app(database_url, tmp_path_factory.mktemp("served"), budgets) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        served_log = log.read_text()
-        if served_log.strip():
-            print(served_log[-20_000:])
 
 
 def _schemathesis(base: str, secret: str, budget: int, report: Path, *filters: str) -> subprocess.CompletedProcess[str]:
