@@ -99,7 +99,7 @@ def run_main(run: Callable[[argparse.Namespace], None], args: argparse.Namespace
 # -- cluster, server, tokens ---------------------------------------------------------------------
 
 
-def _stop_group(proc: subprocess.Popen[Any], sig: signal.Signals, grace_s: float) -> None:
+def stop_group(proc: subprocess.Popen[Any], sig: signal.Signals, grace_s: float) -> None:
     """Signal a child started in its own session (granian forks its workers into it), then wait for it."""
     if proc.poll() is not None:
         return
@@ -211,7 +211,7 @@ def api_server(url: str, signing_keys: str, args: argparse.Namespace, log_path: 
             _wait_ready(base, proc, log_path)
             yield Server(base, proc.pid)
         finally:
-            _stop_group(proc, signal.SIGINT, grace_s=15)
+            stop_group(proc, signal.SIGINT, grace_s=15)
 
 
 def _wait_ready(base: str, proc: subprocess.Popen[Any], log_path: Path, timeout_s: float = 60) -> None:
