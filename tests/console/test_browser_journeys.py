@@ -7,12 +7,16 @@ another store; signing out ends the session on the server; the pages speak Chine
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, expect
+import pytest
+from playwright.async_api import FilePayload, Page, expect
 
 from tests.conftest import BrandContext
 from tests.console.conftest import OpenPage, png_pixel, screenshot
@@ -139,10 +143,84 @@ async def test_b_a_bow_tie_shows_the_apis_error_and_marks_the_crossing(
     assert await fences_of(brand, store["id"]) == []
 
 
+async def test_a_an_admin_edits_pauses_exports_and_imports_fences(brand: BrandContext, open_page: OpenPage) -> None:
+    store = await brand.store(*SHANGHAI, name="Xintiandi", timezone="Asia/Shanghai")
+    centre = {"type": "Point", "coordinates": list(SHANGHAI)}
+    made = await brand.client.post(
+        f"/v1/stores/{store['id']}/geofences",
+        json={"name": "door", "geometry": centre, "radius_m": 60},
+        headers=brand.admin,
+    )
+    assert made.status_code == 201, made.text
+    page = await open_page()
+    await sign_in(page, brand.admin_key)
+    await open_store(page, "Xintiandi")
+
+    # Pick the saved circle from the list, type a new radius, save: the API has it.
+    await page.locator(".fence-list").get_by_role("button", name="Circle, 60 m").click()
+    radius = page.get_by_label("Radius (m)")
+    await expect(radius).to_have_value("60")
+    await radius.fill("120")
+    await radius.press("Enter")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("status").filter(has_text="Saved 1 fence(s).")).to_be_visible()
+    [fence] = await fences_of(brand, store["id"])
+    assert fence["properties"]["radius_m"] == 120
+    assert fence["geometry"]["coordinates"] == pytest.approx(list(SHANGHAI), abs=1e-6)
+
+    await page.get_by_role("button", name="Pause").click()
+    await expect(page.locator(".fence-list")).to_contain_text("paused")
+    [fence] = await fences_of(brand, store["id"])
+    assert fence["properties"]["active"] is False
+
+    async with page.expect_download() as downloading:
+        await page.get_by_role("button", name="Export GeoJSON").click()
+    saved = await (await downloading.value).path()
+    exported = json.loads(await asyncio.to_thread(Path(saved).read_text))
+    assert [f["properties"]["radius_m"] for f in exported["features"]] == [120]
+
+    # An import with one bad feature imports nothing and names it; the same file without it imports.
+    bow_tie = {
+        "type": "Polygon",
+        "coordinates": [[[121.47, 31.23], [121.471, 31.231], [121.471, 31.23], [121.47, 31.231], [121.47, 31.23]]],
+    }
+    good = {"type": "Feature", "geometry": centre, "properties": {"name": "terrace", "radius_m": 30}}
+    bad = {"type": "Feature", "geometry": bow_tie, "properties": {"name": "bow"}}
+    upload = page.locator("#fence-import")
+    await upload.set_input_files(files=[_geojson("bad.geojson", [good, bad])])
+    await expect(page.locator(".import-report")).to_contain_text("Feature 2 (bow): self-intersection")
+    assert len(await fences_of(brand, store["id"])) == 1
+    await upload.set_input_files(files=[_geojson("good.geojson", [good])])
+    await expect(page.get_by_role("status").filter(has_text="Imported 1 fence(s).")).to_be_visible()
+    await expect(page.locator(".fence-list li.fence")).to_have_count(2)
+    assert len(await fences_of(brand, store["id"])) == 2
+    await screenshot(page, "a-fences-edited")
+
+
+def _geojson(name: str, features: list[dict[str, Any]]) -> FilePayload:
+    body = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    return {"name": name, "mimeType": "application/geo+json", "buffer": body}
+
+
+async def test_a_a_marketer_sees_stores_read_only(brand: BrandContext, open_page: OpenPage) -> None:
+    await brand.store(*SHANGHAI, name="Lujiazui", timezone="Asia/Shanghai")
+    marketer = await brand.key("marketer")
+    page = await open_page()
+    await sign_in(page, marketer)
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores"])
+    await open_store(page, "Lujiazui")
+    await expect(page.get_by_text("Read only")).to_be_visible()
+    await expect(page.get_by_role("toolbar")).to_have_count(0)
+
+
 async def test_c_a_manager_redeems_at_the_till_and_a_second_redeem_is_refused(
     brand: BrandContext, open_page: OpenPage
 ) -> None:
     shop = await open_shop(brand)
+    renamed = {"name": "Rue de Rivoli"}
+    assert (
+        await brand.client.patch(f"/v1/stores/{shop.scene.store['id']}", json=renamed, headers=brand.admin)
+    ).is_success
     coupon = await shop.claimed()
     manager = await brand.key("manager", [uuid.UUID(shop.scene.store["id"])])
     page = await open_page()
@@ -159,7 +237,8 @@ async def test_c_a_manager_redeems_at_the_till_and_a_second_redeem_is_refused(
     await expect(page.get_by_role("button", name="Redeem")).to_be_focused()
     await page.keyboard.press("Enter")
     outcome = page.locator(".till-outcome")
-    await expect(outcome).to_contain_text(f"Redeemed: {coupon['title']}")
+    await expect(outcome).to_contain_text(f"Redeemed: {coupon['title']}, at Rue de Rivoli")
+    await expect(card).to_contain_text("Redeemed")  # the card follows the answer
     await screenshot(page, "c-till-redeemed", doc="console-till.png")
 
     looked_up = await brand.client.get(f"/v1/coupons/{coupon['code']}", headers=brand.admin)
@@ -188,6 +267,7 @@ async def test_c_a_redemption_just_made_can_be_voided(brand: BrandContext, open_
     await page.get_by_label("Reason for the void (optional)").fill("rang up the wrong item")
     await void.click()
     await expect(page.locator(".till-outcome")).to_contain_text("Voided")
+    await expect(page.locator(".coupon")).to_contain_text("Active")
     looked_up = await brand.client.get(f"/v1/coupons/{coupon['code']}", headers=brand.admin)
     assert looked_up.json()["status"] == "active"
 

@@ -65,7 +65,14 @@ export async function renderTill(root, ctx) {
       field(t("till.amount"), amount),
       redeemButton,
     );
-    replace(result, couponCard(coupon), redeemForm, outcome);
+    let card = couponCard(coupon);
+    // The card follows what the API answers after a redemption or a void (its status, its redemption).
+    const refreshCard = (fresh) => {
+      const next = couponCard(fresh);
+      card.replaceWith(next);
+      card = next;
+    };
+    replace(result, card, redeemForm, outcome);
     redeemButton.focus();
 
     redeemForm.addEventListener("submit", async (event) => {
@@ -77,7 +84,8 @@ export async function renderTill(root, ctx) {
       try {
         // A fresh key per press: a retried request (a dropped connection) replays, a second press asks again.
         const redemption = await api("POST", "/v1/redemptions", body, { headers: { "Idempotency-Key": uuid() } });
-        showRedeemed(outcome, redemption);
+        refreshCard(redemption.coupon);
+        showRedeemed(outcome, redemption, refreshCard);
       } catch (error) {
         replace(outcome, message(describe(error, { storeName }), "error"));
         redeemButton.focus();
@@ -87,7 +95,7 @@ export async function renderTill(root, ctx) {
     });
   }
 
-  function showRedeemed(outcome, redemption) {
+  function showRedeemed(outcome, redemption, refreshCard) {
     const done = message(
       t("till.redeemed", {
         title: redemption.coupon.title,
@@ -105,9 +113,10 @@ export async function renderTill(root, ctx) {
       event.preventDefault();
       voidButton.disabled = true;
       try {
-        await api("POST", `/v1/redemptions/${redemption.id}/void`, reason.value.trim() ? { reason: reason.value.trim() } : {}, {
+        const voided = await api("POST", `/v1/redemptions/${redemption.id}/void`, reason.value.trim() ? { reason: reason.value.trim() } : {}, {
           headers: { "Idempotency-Key": uuid() },
         });
+        refreshCard(voided.coupon);
         replace(outcome, message(t("till.voided"), "success"));
         codeInput.focus();
       } catch (error) {
@@ -138,7 +147,7 @@ export async function renderTill(root, ctx) {
     ];
     if (coupon.redemption) {
       rows.push([
-        t("till.status.redeemed"),
+        t("till.redemptionLabel"),
         t("till.redemption", { when: formatDateTime(coupon.redemption.redeemed_at), store: storeName(coupon.redemption.store_id) || "—" }),
       ]);
     }
