@@ -142,6 +142,13 @@ async def test_b_a_bow_tie_shows_the_apis_error_and_marks_the_crossing(
     assert max(green, blue) < 110, (red, green, blue)
     assert await fences_of(brand, store["id"]) == []
 
+    # Leaving with an unsaved fence asks first; answering no keeps the page and the shape.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    await page.get_by_role("navigation").get_by_role("link", name="Stores").click()
+    await expect(page.get_by_role("heading", level=1, name="Jing'an")).to_be_visible()
+    await expect(page.locator(".fence-list li.fence")).to_have_count(1)
+    assert page.url.endswith(f"#/stores/{store['id']}")
+
 
 async def test_a_an_admin_edits_pauses_exports_and_imports_fences(brand: BrandContext, open_page: OpenPage) -> None:
     store = await brand.store(*SHANGHAI, name="Xintiandi", timezone="Asia/Shanghai")
@@ -195,6 +202,12 @@ async def test_a_an_admin_edits_pauses_exports_and_imports_fences(brand: BrandCo
     await expect(page.locator(".fence-list li.fence")).to_have_count(2)
     assert len(await fences_of(brand, store["id"])) == 2
     await screenshot(page, "a-fences-edited")
+
+    page.once("dialog", lambda dialog: dialog.accept())  # "Delete the fence …?"
+    await page.locator(".fence-list").get_by_role("button", name="Circle, 30 m").click()
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.locator(".fence-list li.fence")).to_have_count(1)
+    assert [f["properties"]["name"] for f in await fences_of(brand, store["id"])] == ["door"]
 
 
 def _geojson(name: str, features: list[dict[str, Any]]) -> FilePayload:

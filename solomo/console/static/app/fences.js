@@ -93,6 +93,7 @@ class FenceEditor {
       this.destroy();
       return;
     }
+    this.ctx.setUnsaved(() => [...this.fences.values()].some((fence) => !fence.saved || fence.dirty || fence.renamed));
     this.addStoreLayers();
     this.startDraw();
     this.addErrorLayers();

@@ -10,6 +10,13 @@ const app = document.getElementById("app");
 let session = null;
 let cleanup = () => {};
 let generation = 0; // bumps on every navigation, so a slow page that finishes late knows it was left
+let unsaved = null; // the current page's "is there work that leaving would lose?" (the fence editor sets it)
+let shownHash = "";
+
+/** True when the user may leave the page: nothing unsaved, or they said so. */
+function mayLeave() {
+  return !(unsaved && unsaved()) || window.confirm(t("leave.unsaved"));
+}
 
 // Which pages each role sees; the API enforces the same rules, this only keeps the menu honest.
 const NAV = {
@@ -36,7 +43,11 @@ function languageSwitch() {
     "div",
     { class: "lang", role: "group", "aria-label": t("lang.switch") },
     Object.entries(LANGUAGES).map(([code, { label }]) =>
-      h("button", { type: "button", lang: code, "aria-pressed": String(code === lang()), onclick: () => setLang(code) }, label),
+      h(
+        "button",
+        { type: "button", lang: code, "aria-pressed": String(code === lang()), onclick: () => code !== lang() && mayLeave() && setLang(code) },
+        label,
+      ),
     ),
   );
 }
@@ -96,6 +107,8 @@ function startSession(started) {
 }
 
 async function signOut() {
+  if (!mayLeave()) return;
+  unsaved = null;
   try {
     await api("DELETE", "/console/session", undefined, { quiet401: true });
   } catch {
@@ -144,6 +157,8 @@ function notAllowedPage(root, text) {
 async function route() {
   if (!session) return;
   cleanup();
+  unsaved = null;
+  shownHash = location.hash;
   cleanup = () => {};
   generation += 1;
   const mine = generation;
@@ -157,6 +172,9 @@ async function route() {
       location.hash = to;
     },
     alive: () => mine === generation,
+    setUnsaved: (check) => {
+      if (mine === generation) unsaved = check;
+    },
     notAllowed: (text) => notAllowedPage(main, text),
   };
   if (!match) {
@@ -181,7 +199,18 @@ async function route() {
 setSessionLostHandler(() => {
   if (session) showSignIn(t("signin.lost"));
 });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => {
+  if (location.hash === shownHash) return;
+  if (!mayLeave()) {
+    history.replaceState(null, "", shownHash); // stay: put the address back without another hashchange
+    return;
+  }
+  route();
+});
+window.addEventListener("beforeunload", (event) => {
+  if (unsaved && unsaved()) event.preventDefault();
+});
+// A new language redraws the page (the switch asked first if that would drop unsaved fences).
 onLangChange(() => (session ? route() : showSignIn()));
 
 (async () => {
