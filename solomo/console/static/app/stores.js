@@ -3,7 +3,7 @@
 import { all } from "./api.js";
 import { describe } from "./errors.js";
 import { t } from "./i18n.js";
-import { createMap, fitTo } from "./map.js";
+import { createMap, fitTo, settings } from "./map.js";
 import { field, h, message, replace } from "./ui.js";
 
 export async function renderStores(root, ctx) {
@@ -46,7 +46,8 @@ export async function renderStores(root, ctx) {
     source: "stores",
     paint: { "circle-radius": 6, "circle-color": "#c0392b", "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 },
   });
-  fitTo(map, stores.map((s) => s.location.coordinates), 13);
+  // The offline basemap has country outlines only, blank when zoomed in close: stay where coasts show.
+  fitTo(map, stores.map((s) => s.location.coordinates), settings().mapStyleUrl ? 14 : 6);
 
   // A popup names the store under the pointer (text only, never HTML from the API); a click opens it.
   const popup = new globalThis.maplibregl.Popup({ closeButton: false, closeOnClick: false });
