@@ -105,7 +105,7 @@ async def test_the_cookie_acts_as_the_key_on_v1_and_state_changes_need_the_csrf_
     )
     assert other_site.status_code == 403
     cross_site = await brand.client.post(
-        "/v1/stores", json=body, headers=console.headers(**{"Sec-Fetch-Site": "cross-site"})
+        "/v1/stores", json=body, headers=console.headers() | {"Sec-Fetch-Site": "cross-site"}
     )
     assert cross_site.status_code == 403
     stores = await scalar(brand, "SELECT count(*) FROM stores WHERE brand_id = :b", b=brand.id)
@@ -113,7 +113,7 @@ async def test_the_cookie_acts_as_the_key_on_v1_and_state_changes_need_the_csrf_
     made = await brand.client.post(
         "/v1/stores",
         json=body,
-        headers=console.headers(Origin="http://testserver.local", **{"Sec-Fetch-Site": "same-origin"}),
+        headers=console.headers(Origin="http://testserver.local") | {"Sec-Fetch-Site": "same-origin"},
     )
     assert made.status_code == 201, made.text
 

@@ -3,7 +3,7 @@
 // active, its error) and talks to /v1. The API judges every shape: its refusals are shown next to the fence
 // and, when they say where (a crossing point, an edge, a vertex), marked on the map in red.
 import { all, api, ApiError } from "./api.js";
-import { MapLibreDrawAdapter } from "./draw-adapter.js";
+import { TerraDrawMapLibreGLAdapter } from "../vendor/terra-draw-maplibre-gl-adapter/terra-draw-maplibre-gl-adapter.modern.js";
 import { describe } from "./errors.js";
 import { circleOf, circlePolygon, errorMarks, uuid } from "./geometry.js";
 import { formatNumber, t } from "./i18n.js";
@@ -166,7 +166,7 @@ class FenceEditor {
   startDraw() {
     const shape = { fillColor: fill, outlineColor: fill, outlineWidth: 2, fillOpacity: 0.25 };
     this.draw = new TerraDraw({
-      adapter: new MapLibreDrawAdapter({ map: this.map, coordinatePrecision: 9 }),
+      adapter: new TerraDrawMapLibreGLAdapter({ map: this.map, coordinatePrecision: 9 }),
       // Saved fences keep the API's UUID as their terra-draw id; new ones get a random one until saved.
       idStrategy: { isValidId: (id) => typeof id === "string" && id.length > 0, getId: () => uuid() },
       modes: [
