@@ -1,6 +1,7 @@
 // The console's entry point: restores the session (GET /console/session) or shows the sign-in form, then
-// draws the header and the page the hash names (#/stores, #/stores/<id>, #/till). Pages are plain functions
-// render(root, ctx, …params) that return a clean-up function (maps must be removed when a page is left).
+// draws the header and the page the hash names (#/stores, #/stores/<id>, #/till, #/offers, #/offers/<id>,
+// #/dashboard, #/keys). Pages are plain functions render(root, ctx, …params) that return a clean-up function
+// (maps must be removed when a page is left).
 import { api, ApiError, setCsrfToken, setSessionLostHandler } from "./api.js";
 import { describe } from "./errors.js";
 import { LANGUAGES, lang, onLangChange, setLang, setTimeZone, t } from "./i18n.js";
@@ -20,7 +21,7 @@ function mayLeave() {
 
 // Which pages each role sees; the API enforces the same rules, this only keeps the menu honest.
 const NAV = {
-  admin: ["stores", "till"],
+  admin: ["stores", "till", "keys"],
   manager: ["stores", "till"],
   marketer: ["stores"],
 };
@@ -35,6 +36,7 @@ const ROUTES = [
     render: async (root, ctx, id) => (await import("./fences.js")).renderStore(root, ctx, decodeURIComponent(id)),
   },
   { pattern: /^#\/till\/?$/, page: "till", render: async (root, ctx) => (await import("./till.js")).renderTill(root, ctx) },
+  { pattern: /^#\/keys\/?$/, page: "keys", render: async (root, ctx) => (await import("./keys.js")).renderKeys(root, ctx) },
 ];
 
 function languageSwitch() {
