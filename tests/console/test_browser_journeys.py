@@ -220,7 +220,7 @@ async def test_a_a_marketer_sees_stores_read_only(brand: BrandContext, open_page
     marketer = await brand.key("marketer")
     page = await open_page()
     await sign_in(page, marketer)
-    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores"])
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Offers"])
     await open_store(page, "Lujiazui")
     await expect(page.get_by_text("Read only")).to_be_visible()
     await expect(page.get_by_role("toolbar")).to_have_count(0)

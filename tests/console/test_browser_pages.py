@@ -7,11 +7,98 @@ whose secret is shown once, then revokes it and the API refuses it.
 
 from __future__ import annotations
 
-from playwright.async_api import expect
+from typing import Any
+
+from playwright.async_api import Page, expect
 
 from tests.conftest import BrandContext
 from tests.console.conftest import OpenPage, screenshot
 from tests.console.test_browser_journeys import SHANGHAI, sign_in
+from tests.test_offers_crud import offer_body
+
+
+def field_error(page: Page, label: str) -> Any:
+    """The API's message shown next to the input with this label."""
+    return page.locator(".field", has=page.get_by_label(label, exact=True)).locator(".field-error")
+
+
+async def api_message(brand: BrandContext, body: dict[str, Any], path: str) -> str:
+    """What the API itself says about one field of an offer it refuses."""
+    answer = await brand.client.post("/v1/offers", json=body, headers=brand.admin)
+    assert answer.status_code == 422, answer.text
+    [message] = [e["message"] for e in answer.json()["errors"] if e["field"] == path]
+    return str(message)
+
+
+async def test_g_a_marketer_creates_an_offer_and_a_bad_field_shows_the_apis_message(
+    brand: BrandContext, open_page: OpenPage
+) -> None:
+    store = await brand.store(*SHANGHAI, name="People's Square", timezone="Asia/Shanghai")
+    await brand.store(121.50, 31.24, name="Bund", timezone="Asia/Shanghai")
+    marketer = await brand.key("marketer")
+    page = await open_page(path="/console#/offers")
+    await sign_in(page, marketer)
+    await expect(page.get_by_role("heading", level=1, name="Campaigns and offers")).to_be_visible()
+
+    await page.get_by_role("button", name="New campaign").click()
+    await page.get_by_label("Campaign name").fill("Spring mornings")
+    await page.get_by_role("button", name="Create campaign").click()
+    await expect(page.get_by_role("status").filter(has_text="Campaign “Spring mornings” created.")).to_be_visible()
+    campaign = page.get_by_role("region", name="Spring mornings")
+    await campaign.get_by_role("link", name="New offer").click()
+    await expect(page.get_by_role("heading", level=1, name="New offer")).to_be_visible()
+
+    await page.get_by_label("Title", exact=True).fill("20% off a morning latte")
+    await page.get_by_label("Some stores").check()
+    await page.get_by_label("People's Square").check()
+    await page.get_by_label("Whenever the campaign runs").uncheck()
+    await page.get_by_label("Until").fill("09:00")  # the same as the start: the API refuses it
+    await page.get_by_label("Percent off", exact=True).fill("150")
+    await page.get_by_label("Per member", exact=True).fill("2")
+
+    # msgspec's bounds come first: percent_off is refused, with the API's own words next to it.
+    await page.get_by_role("button", name="Create offer").click()
+    percent = page.get_by_label("Percent off", exact=True)
+    campaigns = await brand.client.get("/v1/campaigns", headers=brand.admin)
+    campaign_id = campaigns.json()["items"][0]["id"]
+    bad_percent = offer_body(campaign_id, coupon={"kind": "percent", "percent_off": 150, "validity_minutes": 1440})
+    await expect(field_error(page, "Percent off")).to_have_text(
+        await api_message(brand, bad_percent, "coupon.percent_off")
+    )
+    await expect(percent).to_have_attribute("aria-invalid", "true")
+    await expect(percent).to_be_focused()
+    await screenshot(page, "g-offer-refused")
+
+    # Then the rule across fields: the window of the first hours row ends where it starts.
+    await percent.fill("20")
+    await page.get_by_role("button", name="Create offer").click()
+    await expect(field_error(page, "Until")).to_have_text("a window must not start and end at once")
+    await expect(field_error(page, "Percent off")).to_have_count(0)
+
+    await page.get_by_label("Until").fill("11:00")
+    await page.get_by_role("button", name="Create offer").click()
+    await expect(page.get_by_role("status").filter(has_text="Offer “20% off a morning latte” created.")).to_be_visible()
+    row = page.locator("table.data tbody tr", has_text="20% off a morning latte")
+    await expect(row).to_contain_text("People's Square")
+    await expect(row).to_contain_text("Mon Tue Wed Thu Fri 09:00–11:00")
+    await screenshot(page, "g-offer-created")
+
+    listed = await brand.client.get("/v1/offers", headers=brand.admin)
+    [offer] = listed.json()["items"]
+    assert offer["title"] == "20% off a morning latte"
+    assert offer["campaign_id"] == campaign_id
+    assert offer["where"] == {"target": "stores", "store_ids": [store["id"]], "geofence_ids": []}
+    assert offer["when"]["weekly_hours"] == [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "11:00"}
+    ]
+    assert offer["coupon"]["percent_off"] == 20
+    assert offer["limits"]["per_member"] == 2
+    assert offer["active"] is True
+
+    await row.get_by_role("button", name="Pause “20% off a morning latte”").click()
+    await expect(page.get_by_role("status").filter(has_text="“20% off a morning latte” paused.")).to_be_visible()
+    paused = await brand.client.get(f"/v1/offers/{offer['id']}", headers=brand.admin)
+    assert paused.json()["active"] is False
 
 
 async def test_i_an_admin_creates_a_key_sees_the_secret_once_and_revokes_it(

@@ -21,9 +21,9 @@ function mayLeave() {
 
 // Which pages each role sees; the API enforces the same rules, this only keeps the menu honest.
 const NAV = {
-  admin: ["stores", "till", "keys"],
+  admin: ["stores", "till", "offers", "keys"],
   manager: ["stores", "till"],
-  marketer: ["stores"],
+  marketer: ["stores", "offers"],
 };
 
 // Page modules load on first use (dynamic import is not eval: the CSP allows it), so the sign-in page does not
@@ -36,6 +36,17 @@ const ROUTES = [
     render: async (root, ctx, id) => (await import("./fences.js")).renderStore(root, ctx, decodeURIComponent(id)),
   },
   { pattern: /^#\/till\/?$/, page: "till", render: async (root, ctx) => (await import("./till.js")).renderTill(root, ctx) },
+  { pattern: /^#\/offers\/?$/, page: "offers", render: async (root, ctx) => (await import("./offers.js")).renderOffers(root, ctx) },
+  {
+    pattern: /^#\/offers\/new(?:\/([^/]+))?$/,
+    page: "offers",
+    render: async (root, ctx, campaignId) => (await import("./offers.js")).renderOfferForm(root, ctx, null, campaignId && decodeURIComponent(campaignId)),
+  },
+  {
+    pattern: /^#\/offers\/([^/]+)$/,
+    page: "offers",
+    render: async (root, ctx, id) => (await import("./offers.js")).renderOfferForm(root, ctx, decodeURIComponent(id)),
+  },
   { pattern: /^#\/keys\/?$/, page: "keys", render: async (root, ctx) => (await import("./keys.js")).renderKeys(root, ctx) },
 ];
 
