@@ -1,11 +1,33 @@
-// The console's maps. MapLibre is the vendored UMD build, loaded by a classic <script> in index.html (global
-// `maplibregl`); it builds its worker from a blob, which the page's CSP allows (worker-src blob:).
+// The console's maps. MapLibre is the vendored UMD build (global `maplibregl`), loaded by a classic <script> the
+// first time a page asks for a map, so the sign-in page and the till never fetch or run its megabyte; it builds
+// its worker from a blob, which the page's CSP allows (worker-src blob:).
 // The default basemap is offline: a background plus world-atlas's countries (Natural Earth, 1:110m) turned into
 // GeoJSON with topojson-client (global `topojson`). A deployment may name its own style (mapStyleUrl) instead.
 // No layer draws text: text needs glyph files (fonts) that an offline console does not have.
 
 const COUNTRIES_URL = new URL("../vendor/world-atlas/countries-110m.json", import.meta.url);
+const SCRIPTS = [
+  new URL("../vendor/maplibre-gl/maplibre-gl.js", import.meta.url),
+  new URL("../vendor/topojson-client/topojson-client.min.js", import.meta.url),
+];
 let countries = null;
+let libraries = null;
+
+function script(src) {
+  return new Promise((resolve, reject) => {
+    const element = document.createElement("script");
+    element.src = src;
+    element.onload = resolve;
+    element.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(element);
+  });
+}
+
+/** MapLibre and topojson-client, loaded once (resolves when both globals exist). */
+export function mapLibraries() {
+  if (!libraries) libraries = Promise.all(SCRIPTS.map((src) => script(src.href)));
+  return libraries;
+}
 
 export function settings() {
   const el = document.getElementById("solomo-settings");
@@ -39,6 +61,7 @@ async function offlineStyle() {
 
 /** A map in container, resolved once its style is loaded (so sources and layers can be added). */
 export async function createMap(container, options = {}) {
+  await mapLibraries();
   const { mapStyleUrl, mapAttribution } = settings();
   const style = mapStyleUrl || (await offlineStyle());
   const map = new globalThis.maplibregl.Map({
@@ -57,6 +80,10 @@ export async function createMap(container, options = {}) {
   );
   map.addControl(new globalThis.maplibregl.NavigationControl({ showCompass: false }), "top-right");
   await new Promise((resolve) => (map.loaded() ? resolve() : map.once("load", resolve)));
+  // Marks the map as drawn, with what the page adds right after this resolves (bench/console_load.py waits on it).
+  map.once("idle", () => {
+    container.dataset.drawn = "true";
+  });
   return map;
 }
 

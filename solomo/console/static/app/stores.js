@@ -19,27 +19,54 @@ export async function renderStores(root, ctx) {
     h("div", { class: "split" }, mapEl, h("div", { class: "side" }, field(t("stores.search"), search), count, list)),
   );
 
+  // The list does not wait for the map: under software WebGL a cold map's first frame takes a second or more.
+  const mapReady = createMap(mapEl);
+  mapReady.catch(() => {}); // awaited below; this only keeps an early failure from being reported as unhandled
   let stores;
-  let map;
   try {
-    [stores, map] = await Promise.all([all("/v1/stores"), createMap(mapEl)]);
+    stores = await all("/v1/stores");
   } catch (error) {
     replace(status, describe(error));
     status.className = "message error";
-    return () => map && map.remove();
-  }
-  status.remove();
-  if (!ctx.alive()) {
-    map.remove();
+    mapReady.then((map) => map.remove(), () => {});
     return () => {};
   }
+  status.remove();
   stores.sort((a, b) => a.name.localeCompare(b.name));
 
   const features = (items) => ({
     type: "FeatureCollection",
     features: items.map((s) => ({ type: "Feature", geometry: s.location, properties: { id: s.id, name: s.name } })),
   });
-  map.addSource("stores", { type: "geojson", data: features(stores) });
+  let map = null;
+  let shown = stores;
+  const show = () => {
+    const needle = search.value.trim().toLocaleLowerCase();
+    shown = needle ? stores.filter((s) => s.name.toLocaleLowerCase().includes(needle)) : stores;
+    replace(
+      list,
+      shown.map((s) =>
+        h("li", {}, h("a", { href: `#/stores/${s.id}` }, s.name), s.address ? h("small", {}, s.address) : null),
+      ),
+    );
+    count.textContent = stores.length ? t("stores.count", { shown: shown.length, total: stores.length }) : t("stores.none");
+    if (map) map.getSource("stores").setData(features(shown));
+  };
+  search.addEventListener("input", show);
+  show();
+  search.focus();
+
+  try {
+    map = await mapReady;
+  } catch (error) {
+    root.insertBefore(message(describe(error), "error"), root.firstChild.nextSibling);
+    return () => {};
+  }
+  if (!ctx.alive()) {
+    map.remove();
+    return () => {};
+  }
+  map.addSource("stores", { type: "geojson", data: features(shown) });
   map.addLayer({
     id: "stores",
     type: "circle",
@@ -62,21 +89,6 @@ export async function renderStores(root, ctx) {
   });
   map.on("click", "stores", (event) => ctx.navigate(`#/stores/${event.features[0].properties.id}`));
 
-  const show = () => {
-    const needle = search.value.trim().toLocaleLowerCase();
-    const shown = needle ? stores.filter((s) => s.name.toLocaleLowerCase().includes(needle)) : stores;
-    replace(
-      list,
-      shown.map((s) =>
-        h("li", {}, h("a", { href: `#/stores/${s.id}` }, s.name), s.address ? h("small", {}, s.address) : null),
-      ),
-    );
-    count.textContent = stores.length ? t("stores.count", { shown: shown.length, total: stores.length }) : t("stores.none");
-    map.getSource("stores").setData(features(shown));
-  };
-  search.addEventListener("input", show);
-  show();
-  search.focus();
   return () => {
     popup.remove();
     map.remove();
