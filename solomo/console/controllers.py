@@ -19,6 +19,7 @@ from solomo.console.sessions import (
     ConsoleSessionOut,
     ConsoleSessions,
     ConsoleSignIn,
+    check_same_site,
     check_state_change,
     no_session,
     session_cookie,
@@ -138,7 +139,7 @@ class ConsoleSessionController(Controller):
             "`X-CSRF-Token` on every request that changes something. The key itself is not kept in the browser."
         ),
         status_code=201,
-        opt=problems({401: ["invalid_api_key"], 503: _DB_FAULTS}, exclude_from_auth=True),
+        opt=problems({401: ["invalid_api_key"], 403: ["csrf_failed"], 503: _DB_FAULTS}, exclude_from_auth=True),
     )
     async def sign_in(
         self,
@@ -147,6 +148,7 @@ class ConsoleSessionController(Controller):
         console_config: NamedDependency[ConsoleConfig],
         data: JSONBody[ConsoleSignIn],
     ) -> Response[ConsoleSessionOut]:
+        check_same_site(request)  # another site must not sign a browser in with a key of its choosing
         cookie, session = await console_config.sessions(db_session).sign_in(data.api_key)
         max_age = console_config.session_hours * 3600
         return Response(

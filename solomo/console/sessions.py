@@ -98,15 +98,21 @@ def session_cookie(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionCoo
     return SessionCookie.parse(connection.cookies.get(COOKIE))
 
 
-def check_state_change(connection: ASGIConnection[Any, Any, Any, Any], cookie: SessionCookie) -> None:
-    """A request the cookie authenticates that may change something: the CSRF token and a same-site origin, or 403."""
-    if connection.scope.get("method", "GET") in SAFE_METHODS:
-        return
+def check_same_site(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """403 for a request the browser says another site made (``Sec-Fetch-Site``, ``Origin``); other clients send
+    neither header and pass."""
     if connection.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         raise forbidden("A console request must come from the console's own pages", code="csrf_failed")
     origin = connection.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != connection.headers.get("host", ""):
         raise forbidden("A console request must come from the console's own pages", code="csrf_failed")
+
+
+def check_state_change(connection: ASGIConnection[Any, Any, Any, Any], cookie: SessionCookie) -> None:
+    """A request the cookie authenticates that may change something: the CSRF token and a same-site origin, or 403."""
+    if connection.scope.get("method", "GET") in SAFE_METHODS:
+        return
+    check_same_site(connection)
     sent = connection.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(sent.encode(), cookie.csrf_token.encode()):
         raise forbidden("Send the session's CSRF token in X-CSRF-Token", code="csrf_failed")

@@ -69,6 +69,15 @@ async def test_the_cookie_is_secure_over_https(brand: BrandContext) -> None:
     assert "secure" in [part.strip().lower() for part in console.set_cookie.split(";")]
 
 
+async def test_another_site_cannot_sign_a_browser_in(brand: BrandContext) -> None:
+    answer = await brand.client.post(
+        "/console/session", json={"api_key": brand.admin_key}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["code"] == "csrf_failed"
+    assert "set-cookie" not in answer.headers
+
+
 @pytest.mark.parametrize("key", ["sk_not-a-real-key", "not even a key"])
 async def test_an_unknown_key_signs_nobody_in(brand: BrandContext, key: str) -> None:
     answer = await brand.client.post("/console/session", json={"api_key": key})
