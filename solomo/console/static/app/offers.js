@@ -47,6 +47,14 @@ export async function renderOffers(root, ctx) {
   const listBox = h("div", {}, message(t("loading")));
   replace(root, h("div", { class: "page-head" }, h("h1", {}, t("offers.title")), newCampaign), status, campaignFormBox, listBox);
 
+  const zone = ctx.session.timezone;
+  // The campaign form needs nothing loaded: it works while the list is still on its way.
+  newCampaign.addEventListener("click", () => {
+    const open = newCampaign.getAttribute("aria-expanded") === "true";
+    newCampaign.setAttribute("aria-expanded", String(!open));
+    replace(campaignFormBox, open ? null : campaignForm());
+  });
+
   let campaigns;
   let offers;
   let stores;
@@ -58,13 +66,6 @@ export async function renderOffers(root, ctx) {
   }
   if (!ctx.alive()) return () => {};
   const storeName = (id) => (stores.find((s) => s.id === id) || {}).name || "—";
-  const zone = ctx.session.timezone;
-
-  newCampaign.addEventListener("click", () => {
-    const open = newCampaign.getAttribute("aria-expanded") === "true";
-    newCampaign.setAttribute("aria-expanded", String(!open));
-    replace(campaignFormBox, open ? null : campaignForm());
-  });
 
   function campaignForm() {
     const name = h("input", { type: "text", maxlength: "200", autocomplete: "off" });
