@@ -78,7 +78,7 @@ async def test_a_manager_draws_a_circle_and_a_polygon_and_the_api_has_them(
     page = await open_page()
     await sign_in(page, manager)
 
-    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Till"])
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Till", "Dashboard"])
     await expect(page.locator(".store-list li")).to_have_count(1)  # the API scopes the list to the manager's store
     await page.get_by_label("Search stores by name").fill("people")
     await expect(page.locator(".store-list li")).to_have_text(["People's Square"])
@@ -220,7 +220,7 @@ async def test_a_a_marketer_sees_stores_read_only(brand: BrandContext, open_page
     marketer = await brand.key("marketer")
     page = await open_page()
     await sign_in(page, marketer)
-    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Offers"])
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Offers", "Dashboard"])
     await open_store(page, "Lujiazui")
     await expect(page.get_by_text("Read only")).to_be_visible()
     await expect(page.get_by_role("toolbar")).to_have_count(0)
@@ -333,13 +333,13 @@ async def test_f_the_console_speaks_chinese_to_a_chinese_browser(brand: BrandCon
     page = await open_page(locale="zh-CN")
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()
     await sign_in(page, manager, label="API 密钥", button="登录")
-    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["门店", "收银台"])
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["门店", "收银台", "数据看板"])
     await expect(page.locator("header.top .role")).to_have_text("店长")
     await expect(page.get_by_role("link", name="人民广场店")).to_be_visible()
     await screenshot(page, "f-chinese")
 
     # The switch changes the language at once, and the choice outlives a reload.
     await page.get_by_role("button", name="English").click()
-    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Till"])
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Till", "Dashboard"])
     await page.reload()
-    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Till"])
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Till", "Dashboard"])

@@ -7,6 +7,8 @@ whose secret is shown once, then revokes it and the API refuses it.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Page, expect
@@ -14,6 +16,7 @@ from playwright.async_api import Page, expect
 from tests.conftest import BrandContext
 from tests.console.conftest import OpenPage, screenshot
 from tests.console.test_browser_journeys import SHANGHAI, sign_in
+from tests.coupon_helpers import open_shop
 from tests.test_offers_crud import offer_body
 
 
@@ -80,7 +83,7 @@ async def test_g_a_marketer_creates_an_offer_and_a_bad_field_shows_the_apis_mess
     await expect(page.get_by_role("status").filter(has_text="Offer “20% off a morning latte” created.")).to_be_visible()
     row = page.locator("table.data tbody tr", has_text="20% off a morning latte")
     await expect(row).to_contain_text("People's Square")
-    await expect(row).to_contain_text("Mon Tue Wed Thu Fri 09:00–11:00")
+    await expect(row).to_contain_text("Mon Tue Wed Thu Fri 09:00\u201311:00")
     await screenshot(page, "g-offer-created")
 
     listed = await brand.client.get("/v1/offers", headers=brand.admin)
@@ -152,3 +155,79 @@ async def test_i_an_admin_creates_a_key_sees_the_secret_once_and_revokes_it(
         "This is the brand's last admin key: create another admin key before revoking it."
     )
     await screenshot(page, "i-key-revoked")
+
+
+def shown_number(value: int | None) -> str:
+    """A count as the page shows it in English (Intl.NumberFormat("en")), "—" when the API has none."""
+    return "—" if value is None else f"{value:,}"
+
+
+async def stats(brand: BrandContext, route: str, **params: str) -> Any:
+    answer = await brand.client.get(f"/v1/stats/{route}", params=params, headers=brand.admin)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def expect_funnel(page: Page, figures: dict[str, int | None]) -> None:
+    for stage, value in figures.items():
+        await expect(page.locator(f".funnel-figures dd[data-figure={stage}]")).to_have_text(shown_number(value))
+
+
+async def test_h_the_dashboards_funnel_shows_the_numbers_of_v1_stats(brand: BrandContext, open_page: OpenPage) -> None:
+    shop = await open_shop(brand)  # a store with a fence, a running offer, and a member who checked in there
+    coupon = await shop.claimed()
+    assert (await shop.redeem(coupon["code"], order_amount=12.5)).status_code == 201
+    page = await open_page(path="/console#/dashboard")
+    await sign_in(page, brand.admin_key)
+    await expect(page.get_by_role("heading", level=1, name="Dashboard")).to_be_visible()
+    window = {
+        "from": await page.get_by_label("From", exact=True).input_value(),
+        "to": await page.get_by_label("To", exact=True).input_value(),
+    }
+    stages = ("checkins", "impressions", "claims", "redemptions")
+
+    # No filter: the brand's figures, from /v1/stats/daily (the route the page reads), which for the brand's one
+    # offer are also /v1/stats/offers' row.
+    daily = (await stats(brand, "daily", **window))["items"]
+    [by_offer] = (await stats(brand, "offers", **window))["items"]
+    brand_wide = {stage: sum(day[stage] for day in daily) for stage in stages}
+    assert {stage: brand_wide[stage] for stage in stages[1:]} == {stage: by_offer[stage] for stage in stages[1:]}
+    assert (brand_wide["claims"], brand_wide["redemptions"]) == (1, 1)
+    await expect_funnel(page, brand_wide)
+    offers_table = page.get_by_role("region", name="By offer")
+    await expect(offers_table.locator("tbody tr")).to_have_count(1)
+    await expect(offers_table.locator("tbody tr")).to_contain_text(shop.offer["title"])
+    await screenshot(page, "h-dashboard", doc="console-dashboard.png")
+
+    # The heatmap asked the API for the hexagons of the map's box (none pass the brand's k with one member).
+    heatmap = page.get_by_role("region", name="Check-in heatmap")
+    await expect(heatmap.locator(".heat-status")).to_contain_text("hexagon")
+    await heatmap.scroll_into_view_if_needed()
+    await screenshot(page, "h-dashboard-heatmap")
+
+    # The offers table's CSV is the API's CSV for the same range.
+    async with page.expect_download() as downloading:
+        await offers_table.get_by_role("button", name="Download CSV").click()
+    saved = await (await downloading.value).path()
+    csv_answer = await brand.client.get("/v1/stats/offers", params=window, headers=brand.admin | {"Accept": "text/csv"})
+    assert await asyncio.to_thread(Path(saved).read_bytes) == csv_answer.content
+
+    # Sorting by a header says so.
+    claims_header = page.get_by_role("region", name="By store").get_by_role("columnheader", name="Redemptions")
+    await claims_header.get_by_role("button").click()
+    await expect(claims_header).to_have_attribute("aria-sort", "descending")
+
+    # A store alone: its row of /v1/stats/stores, check-ins included.
+    store_id = shop.scene.store["id"]
+    await page.get_by_label("Store", exact=True).select_option(store_id)
+    [at_store] = (await stats(brand, "stores", store_id=store_id, **window))["items"]
+    await expect_funnel(page, {stage: at_store[stage] for stage in stages})
+
+    # An offer: its row of /v1/stats/offers; check-ins belong to places, so there are none to show.
+    await page.get_by_label("Store", exact=True).select_option("")
+    await page.get_by_label("Offer", exact=True).select_option(shop.offer["id"])
+    [offer_row] = (await stats(brand, "offers", offer_id=shop.offer["id"], **window))["items"]
+    assert offer_row["checkins"] is None
+    await expect_funnel(page, {stage: offer_row[stage] for stage in stages})
+    await expect(page.get_by_text("Check-ins belong to places, not offers")).to_be_visible()
+    await screenshot(page, "h-dashboard-offer")

@@ -71,3 +71,20 @@ export async function all(path, key = "items", limit = 500) {
   } while (cursor);
   return out;
 }
+
+/** A GET answered in another format (CSV with Accept: text/csv) as text, for a download; errors as api() has them. */
+export async function apiText(path, accept = "text/csv") {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: accept }, credentials: "same-origin", cache: "no-store" });
+  } catch (error) {
+    throw new ApiError(0, { detail: String(error && error.message ? error.message : error) });
+  }
+  if (!response.ok) {
+    const type = response.headers.get("content-type") || "";
+    const error = new ApiError(response.status, type.includes("json") ? await response.json().catch(() => ({})) : {});
+    if (response.status === 401) onSessionLost(error);
+    throw error;
+  }
+  return response.text();
+}

@@ -21,9 +21,9 @@ function mayLeave() {
 
 // Which pages each role sees; the API enforces the same rules, this only keeps the menu honest.
 const NAV = {
-  admin: ["stores", "till", "offers", "keys"],
-  manager: ["stores", "till"],
-  marketer: ["stores", "offers"],
+  admin: ["stores", "till", "offers", "dashboard", "keys"],
+  manager: ["stores", "till", "dashboard"],
+  marketer: ["stores", "offers", "dashboard"],
 };
 
 // Page modules load on first use (dynamic import is not eval: the CSP allows it), so the sign-in page does not
@@ -47,6 +47,7 @@ const ROUTES = [
     page: "offers",
     render: async (root, ctx, id) => (await import("./offers.js")).renderOfferForm(root, ctx, decodeURIComponent(id)),
   },
+  { pattern: /^#\/dashboard\/?$/, page: "dashboard", render: async (root, ctx) => (await import("./dashboard.js")).renderDashboard(root, ctx) },
   { pattern: /^#\/keys\/?$/, page: "keys", render: async (root, ctx) => (await import("./keys.js")).renderKeys(root, ctx) },
 ];
 
