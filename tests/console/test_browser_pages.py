@@ -8,6 +8,7 @@ whose secret is shown once, then revokes it and the API refuses it.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,19 @@ async def test_g_a_marketer_creates_an_offer_and_a_bad_field_shows_the_apis_mess
     await expect(page.get_by_role("status").filter(has_text="“20% off a morning latte” paused.")).to_be_visible()
     paused = await brand.client.get(f"/v1/offers/{offer['id']}", headers=brand.admin)
     assert paused.json()["active"] is False
+
+    # Editing opens the form with the offer as the API has it; a change is saved, the rest kept.
+    await page.get_by_role("link", name="20% off a morning latte").click()
+    await expect(page.get_by_role("heading", level=1, name="Edit offer")).to_be_visible()
+    await expect(page.get_by_label("Until")).to_have_value("11:00")
+    await page.get_by_label("Per member", exact=True).fill("3")
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.get_by_role("status").filter(has_text="Offer “20% off a morning latte” saved.")).to_be_visible()
+    edited = (await brand.client.get(f"/v1/offers/{offer['id']}", headers=brand.admin)).json()
+    assert edited["limits"]["per_member"] == 3
+    assert {key: edited[key] for key in ("where", "when", "coupon", "active")} == {
+        key: paused.json()[key] for key in ("where", "when", "coupon", "active")
+    }
 
 
 async def test_i_an_admin_creates_a_key_sees_the_secret_once_and_revokes_it(
@@ -231,3 +245,25 @@ async def test_h_the_dashboards_funnel_shows_the_numbers_of_v1_stats(brand: Bran
     await expect_funnel(page, {stage: offer_row[stage] for stage in stages})
     await expect(page.get_by_text("Check-ins belong to places, not offers")).to_be_visible()
     await screenshot(page, "h-dashboard-offer")
+
+
+async def test_h_a_manager_reads_its_own_stores_figures(brand: BrandContext, open_page: OpenPage) -> None:
+    shop = await open_shop(brand)
+    assert (await shop.claim()).status_code == 201
+    manager = await brand.key("manager", [uuid.UUID(shop.scene.store["id"])])
+    page = await open_page(path="/console#/dashboard")
+    await sign_in(page, manager)
+    window = {
+        "from": await page.get_by_label("From", exact=True).input_value(),
+        "to": await page.get_by_label("To", exact=True).input_value(),
+    }
+    answer = await brand.client.get("/v1/stats/daily", params=window, headers=brand.bearer(manager))
+    assert answer.status_code == 200, answer.text
+    days = answer.json()["items"]
+    stages = ("checkins", "impressions", "claims", "redemptions")
+    await expect_funnel(page, {stage: sum(day[stage] for day in days) for stage in stages})
+    await expect(page.get_by_role("region", name="By store").locator("tbody tr")).to_have_count(1)
+    # The KOL board, the heatmap and the campaign filter are the marketers' (the API refuses a manager them).
+    await expect(page.get_by_role("heading", name="Top sharers (KOL board)")).to_have_count(0)
+    await expect(page.get_by_role("heading", name="Check-in heatmap")).to_have_count(0)
+    await expect(page.get_by_label("Campaign", exact=True)).to_have_count(0)
