@@ -8,6 +8,7 @@ whose secret is shown once, then revokes it and the API refuses it.
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,27 @@ from tests.console.conftest import OpenPage, screenshot
 from tests.console.test_browser_journeys import SHANGHAI, sign_in
 from tests.coupon_helpers import open_shop
 from tests.test_offers_crud import offer_body
+
+BUND = (121.49, 31.24)
+
+
+async def fitted_pixel(
+    page: Page, canvas: str, positions: list[tuple[float, float]], target: tuple[float, float], padding: int = 60
+) -> tuple[float, float]:
+    """Where a map fitted to these positions (fitTo: MapLibre's fitBounds with 60 px of padding) shows target."""
+    box = await page.locator(canvas).bounding_box()
+    assert box is not None
+
+    def mercator(lon: float, lat: float) -> tuple[float, float]:
+        return math.radians(lon), math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    xs, ys = zip(*(mercator(*p) for p in positions), strict=True)
+    scale = min((box["width"] - 2 * padding) / (max(xs) - min(xs)), (box["height"] - 2 * padding) / (max(ys) - min(ys)))
+    x, y = mercator(*target)
+    return (
+        box["x"] + box["width"] / 2 + (x - (max(xs) + min(xs)) / 2) * scale,
+        box["y"] + box["height"] / 2 - (y - (max(ys) + min(ys)) / 2) * scale,
+    )
 
 
 def field_error(page: Page, label: str) -> Any:
@@ -38,7 +60,7 @@ async def test_g_a_marketer_creates_an_offer_and_a_bad_field_shows_the_apis_mess
     brand: BrandContext, open_page: OpenPage
 ) -> None:
     store = await brand.store(*SHANGHAI, name="People's Square", timezone="Asia/Shanghai")
-    await brand.store(121.50, 31.24, name="Bund", timezone="Asia/Shanghai")
+    bund = await brand.store(*BUND, name="Bund", timezone="Asia/Shanghai")
     marketer = await brand.key("marketer")
     page = await open_page(path="/console#/offers")
     await sign_in(page, marketer)
@@ -55,6 +77,10 @@ async def test_g_a_marketer_creates_an_offer_and_a_bad_field_shows_the_apis_mess
     await page.get_by_label("Title", exact=True).fill("20% off a morning latte")
     await page.get_by_label("Some stores").check()
     await page.get_by_label("People's Square").check()
+    # The other store is picked on the map: a click on its dot ticks it in the list.
+    await expect(page.locator(".picker-map[data-drawn=true]")).to_have_count(1)
+    await page.mouse.click(*await fitted_pixel(page, ".picker-map canvas", [SHANGHAI, BUND], BUND))
+    await expect(page.get_by_label("Bund")).to_be_checked()
     await page.get_by_label("Whenever the campaign runs").uncheck()
     await page.get_by_label("Until").fill("09:00")  # the same as the start: the API refuses it
     await page.get_by_label("Percent off", exact=True).fill("150")
@@ -83,7 +109,7 @@ async def test_g_a_marketer_creates_an_offer_and_a_bad_field_shows_the_apis_mess
     await page.get_by_role("button", name="Create offer").click()
     await expect(page.get_by_role("status").filter(has_text="Offer “20% off a morning latte” created.")).to_be_visible()
     row = page.locator("table.data tbody tr", has_text="20% off a morning latte")
-    await expect(row).to_contain_text("People's Square")
+    await expect(row).to_contain_text("Bund, People's Square")
     await expect(row).to_contain_text("Mon Tue Wed Thu Fri 09:00\u201311:00")
     await screenshot(page, "g-offer-created")
 
@@ -91,7 +117,8 @@ async def test_g_a_marketer_creates_an_offer_and_a_bad_field_shows_the_apis_mess
     [offer] = listed.json()["items"]
     assert offer["title"] == "20% off a morning latte"
     assert offer["campaign_id"] == campaign_id
-    assert offer["where"] == {"target": "stores", "store_ids": [store["id"]], "geofence_ids": []}
+    assert offer["where"]["target"] == "stores"
+    assert sorted(offer["where"]["store_ids"]) == sorted([store["id"], bund["id"]])
     assert offer["when"]["weekly_hours"] == [
         {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "11:00"}
     ]
@@ -122,7 +149,7 @@ async def test_i_an_admin_creates_a_key_sees_the_secret_once_and_revokes_it(
     brand: BrandContext, open_page: OpenPage
 ) -> None:
     store = await brand.store(*SHANGHAI, name="People's Square", timezone="Asia/Shanghai")
-    await brand.store(121.50, 31.24, name="Bund", timezone="Asia/Shanghai")
+    await brand.store(*BUND, name="Bund", timezone="Asia/Shanghai")
     page = await open_page(path="/console#/keys")
     await sign_in(page, brand.admin_key)
     await expect(page.get_by_role("heading", level=1, name="API keys")).to_be_visible()

@@ -25,7 +25,7 @@ export function termsText(coupon) {
 
 function whereText(where, storeName) {
   if (where.target === "stores") {
-    const names = where.store_ids.map(storeName);
+    const names = where.store_ids.map(storeName).sort((a, b) => a.localeCompare(b));
     return names.length > 3 ? `${names.slice(0, 3).join(", ")} ${t("offers.more", { count: names.length - 3 })}` : names.join(", ");
   }
   if (where.target === "geofences") return t("offers.whereFences", { count: where.geofence_ids.length });
