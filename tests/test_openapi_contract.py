@@ -86,7 +86,11 @@ def test_route_specific_answers_are_declared_beside_the_handler(document: dict[s
 
 
 def test_health_needs_no_credential(document: dict[str, Any]) -> None:
-    assert document["security"] == [{"bearer": []}]
+    # A bearer, or the console's session cookie (which acts as the key it was signed in with).
+    assert document["security"] == [{"bearer": []}, {"console_session": []}]
+    assert document["components"]["securitySchemes"]["console_session"]["in"] == "cookie"
+    for method in ("get", "post", "delete"):  # the console's sign-in takes a key in its body, or the cookie
+        assert document["paths"]["/console/session"][method]["security"] == [], method
     for path in ("/health/live", "/health/ready"):
         operation = document["paths"][path]["get"]
         assert operation["security"] == [], path

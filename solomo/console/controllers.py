@@ -173,16 +173,17 @@ class ConsoleSessionController(Controller):
     @delete(
         summary="Sign out: the session ends on the server and the cookie is cleared",
         opt=problems({403: ["csrf_failed"], 503: _DB_FAULTS}, exclude_from_auth=True),
+        # Clearing needs no Secure flag: a secure page may overwrite a Secure cookie with an expired one.
+        response_cookies=[Cookie(key=COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict")],
     )
     async def sign_out(
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         console_config: NamedDependency[ConsoleConfig],
-    ) -> Response[None]:
+    ) -> None:
         cookie = session_cookie(request)
         sessions = console_config.sessions(db_session)
         if cookie is not None and await sessions.current(cookie) is not None:
             check_state_change(request, cookie)
             await sessions.sign_out(cookie)
-        return Response(None, status_code=204, cookies=[console_config.cookie(request, "", max_age=0)])
