@@ -293,6 +293,11 @@ async def test_brand_local_days_and_store_local_hours(brand: BrandContext) -> No
     ]
     # 4,000 s lies in the [3,600, 7,200) bucket: the median of two is interpolated halfway into it.
     assert daily[0]["median_claim_to_redeem_s"] == 3600 + 3600 * 0.5
+    # The range's total (what the console's funnel shows): counts summed, the same member counted once.
+    whole_range = (await stats(brand, "daily", **window))["total"]
+    assert [d["unique_members"] for d in daily] == [1, 1]
+    assert (whole_range["redemptions"], whole_range["order_amount"], whole_range["unique_members"]) == (2, 10.0, 1)
+    assert whole_range["redemption_rate"] is None  # no claims in the range
     brand_hours = (await stats(brand, "hourly", **window))["items"]
     assert [(r["hour"], r["redemptions"]) for r in brand_hours] == [(0, 1), (23, 1)]
     store_hours = (await stats(brand, "hourly", store_id=ny["id"], **window))["items"]
@@ -309,6 +314,12 @@ async def test_empty_and_bad_ranges(brand: BrandContext) -> None:
     for route in (*ROUTES, "referrers"):
         empty = await stats(brand, route, **{"from": "2001-01-01", "to": "2001-12-31"})
         assert empty["items"] == [], route
+        if route == "daily":
+            assert (empty["total"]["checkins"], empty["total"]["redemptions"], empty["total"]["unique_members"]) == (
+                0,
+                0,
+                0,
+            )
     today = date.today()
     for params, field in (
         ({"from": str(today), "to": str(today - timedelta(days=1))}, "to"),

@@ -36,6 +36,7 @@ from solomo.stats.schemas import (
     CampaignStats,
     DailyRow,
     DailyStats,
+    Funnel,
     HourlyRow,
     HourlyStats,
     OfferRow,
@@ -145,7 +146,10 @@ class StatsController(Controller):
         filters = Filters(campaign_id, offer_id, store_id)
         span, rows, _ = await _read(request, db_session, By.DAY, from_date, to_date, filters)
         items = sorted((DailyRow(day=r.key, **r.figures) for r in rows), key=lambda r: r.day)
-        return cast("DailyStats", _answer(request, "daily", ["day"], DailyStats(items=items, **_range_fields(span))))
+        if wants_csv(request):  # a line a day; the total is the JSON answer's
+            return cast("DailyStats", _csv("daily", ["day"], FUNNEL_COLUMNS, items))
+        total = Funnel(**await FunnelQuery(db_session, principal_of(request)).total(span, filters))
+        return DailyStats(items=items, total=total, **_range_fields(span))
 
     @get(
         "/hourly",

@@ -28,6 +28,8 @@ ALL = uuid.UUID(int=0)  # the rollups' key for "the whole brand" / "all offers"
 
 
 class By(StrEnum):
+    #: The whole range as one row (its unique members a union over the range, not a sum of days).
+    TOTAL = "total"
     DAY = "day"
     HOUR = "hour"
     STORE = "store"
@@ -57,8 +59,11 @@ _SPAN_MATCH = "r.grain = p.grain AND r.period = p.period"
 
 
 def _totals_sql(by: By) -> str:
-    """Day and hour rows: the rollup rows of every (store, offer, span) in scope, summed by day or hour."""
-    key, table = ("r.hour", "stats_hourly") if by is By.HOUR else ("r.period", "stats_rollup")
+    """Day and hour rows: the rollup rows of every (store, offer, span) in scope, summed by day or hour; or the
+    whole range's one row (keyed by the brand)."""
+    key, table = {By.HOUR: ("r.hour", "stats_hourly"), By.TOTAL: ("r.brand_id", "stats_rollup")}.get(
+        by, ("r.period", "stats_rollup")
+    )
     # Each (store, offer, span) is a primary-key probe, so the cost follows the rows asked for, not the size of
     # the brand's history.
     return f"""
@@ -134,10 +139,10 @@ def _board_sql(board: _Board) -> str:
     """
 
 
-_SQL = {By.DAY: _totals_sql(By.DAY), By.HOUR: _totals_sql(By.HOUR)} | {by: _board_sql(b) for by, b in _BOARDS.items()}
+_SQL = {by: _totals_sql(by) for by in (By.TOTAL, By.DAY, By.HOUR)} | {by: _board_sql(b) for by, b in _BOARDS.items()}
 _FUNNEL = {by: text(sql).bindparams(uuids("store_keys"), uuids("offer_keys")) for by, sql in _SQL.items()}
 #: How many columns come before the figures: the key, then its labels.
-KEY_COLUMNS = {By.DAY: 1, By.HOUR: 1} | {by: 2 + len(b.extra) for by, b in _BOARDS.items()}
+KEY_COLUMNS = {By.TOTAL: 1, By.DAY: 1, By.HOUR: 1} | {by: 2 + len(b.extra) for by, b in _BOARDS.items()}
 _CAMPAIGN_OFFERS = text(
     "SELECT o.id FROM campaigns c LEFT JOIN offers o ON o.brand_id = c.brand_id AND o.campaign_id = c.id"
     " WHERE c.brand_id = :brand_id AND c.id = :campaign_id"
@@ -257,6 +262,14 @@ class FunnelQuery:
                 raise not_found("campaign")
             return [r[0] for r in rows if r[0] is not None]
         return None
+
+    async def total(self, span: DateRange, filters: Filters) -> dict[str, Any]:
+        """The figures of the whole range, summed from the rollups (zero when nothing happened)."""
+        rows, _ = await self.rows(By.TOTAL, span, filters)
+        if rows:
+            return rows[0].figures
+        places = filters.offer_id is None and filters.campaign_id is None
+        return figures([0] * len(COUNT_COLUMNS) + [0.0, [0] * len(WAIT_COLUMNS), 0], places=places)
 
     async def rows(
         self, by: By, span: DateRange, filters: Filters, page: Page = EVERY_ROW

@@ -69,6 +69,9 @@ class StatsRange(msgspec.Struct, kw_only=True):
 
 class DailyStats(StatsRange, kw_only=True):
     items: list[DailyRow]
+    #: The whole range in one row, from the same rollups: the counts are the days' sums, while unique members
+    #: and the claim-to-redemption times are the range's own (a member seen on two days counts once).
+    total: Funnel
 
 
 class HourlyStats(StatsRange, kw_only=True):

@@ -227,11 +227,12 @@ async def test_h_the_dashboards_funnel_shows_the_numbers_of_v1_stats(brand: Bran
     }
     stages = ("checkins", "impressions", "claims", "redemptions")
 
-    # No filter: the brand's figures, from /v1/stats/daily (the route the page reads), which for the brand's one
-    # offer are also /v1/stats/offers' row.
-    daily = (await stats(brand, "daily", **window))["items"]
+    # No filter: the brand's figures, the range's total that /v1/stats/daily answers (the route the page reads),
+    # which for the brand's one offer are also /v1/stats/offers' row.
+    answer = await stats(brand, "daily", **window)
     [by_offer] = (await stats(brand, "offers", **window))["items"]
-    brand_wide = {stage: sum(day[stage] for day in daily) for stage in stages}
+    brand_wide = {stage: answer["total"][stage] for stage in stages}
+    assert brand_wide == {stage: sum(day[stage] for day in answer["items"]) for stage in stages}
     assert {stage: brand_wide[stage] for stage in stages[1:]} == {stage: by_offer[stage] for stage in stages[1:]}
     assert (brand_wide["claims"], brand_wide["redemptions"]) == (1, 1)
     await expect_funnel(page, brand_wide)

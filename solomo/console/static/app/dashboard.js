@@ -143,23 +143,12 @@ export async function renderDashboard(root, ctx) {
 
   // ---- the funnel: one row of the API for the filters chosen ----
   // An offer, a campaign or a store alone each have their own row (/v1/stats/offers?offer_id=…, campaigns, stores);
-  // with none chosen, the brand's figures are the daily rows of /v1/stats/daily, whose counts are the totals.
+  // with none chosen, the brand's row is the range's total that /v1/stats/daily answers beside its days.
   async function funnelRow(daily) {
     const route = offerSelect.value ? "offers" : marketing && campaignSelect.value ? "campaigns" : storeSelect.value ? "stores" : null;
-    if (!route) return { row: daily.items.length ? totals(daily.items) : null, route: "daily" };
+    if (!route) return { row: daily.items.length ? daily.total : null, route: "daily" };
     const answer = await api("GET", `/v1/stats/${route}?${query({ limit: "1" })}`);
     return { row: answer.items[0] || null, route };
-  }
-
-  function totals(items) {
-    // The counts of the day rows added up: the same sums /v1/stats makes over the same rollup rows (no rate
-    // or estimate is made here).
-    const out = {};
-    for (const stage of STAGES) {
-      const values = items.map((i) => i[stage]);
-      out[stage] = values.every((v) => v === null) ? null : values.reduce((a, v) => a + (v || 0), 0);
-    }
-    return out;
   }
 
   function showFunnel(row, route) {
@@ -167,8 +156,8 @@ export async function renderDashboard(root, ctx) {
     replace(
       funnelFigures,
       figures.map(({ stage, value }) => [h("dt", {}, t(`dash.stage.${stage}`)), h("dd", { dataset: { figure: stage } }, count(value))]),
-      route !== "daily" && row ? [h("dt", {}, t("dash.claimRate")), h("dd", { dataset: { figure: "claim_rate" } }, rate(row.claim_rate))] : null,
-      route !== "daily" && row ? [h("dt", {}, t("dash.redemptionRate")), h("dd", { dataset: { figure: "redemption_rate" } }, rate(row.redemption_rate))] : null,
+      row ? [h("dt", {}, t("dash.claimRate")), h("dd", { dataset: { figure: "claim_rate" } }, rate(row.claim_rate))] : null,
+      row ? [h("dt", {}, t("dash.redemptionRate")), h("dd", { dataset: { figure: "redemption_rate" } }, rate(row.redemption_rate))] : null,
     );
     funnelNote.textContent = row && row.checkins === null ? t("dash.checkinsPlaces") : row ? "" : t("dash.nothing");
     const shown = figures.filter((f) => f.value !== null);
