@@ -343,3 +343,24 @@ async def test_f_the_console_speaks_chinese_to_a_chinese_browser(brand: BrandCon
     await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Till", "Dashboard"])
     await page.reload()
     await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Stores", "Till", "Dashboard"])
+
+
+async def test_g_a_change_without_the_csrf_token_is_refused_in_the_browser(
+    brand: BrandContext, open_page: OpenPage
+) -> None:
+    """The page's own fetch wrapper sends the token; a script on the page that does not is refused, cookie or not."""
+    page = await open_page()
+    await sign_in(page, brand.admin_key)
+    body = {"name": "Forged", "timezone": "Europe/Paris", "location": {"type": "Point", "coordinates": [2.3, 48.8]}}
+    answer = await page.evaluate(
+        """async (body) => {
+            const r = await fetch("/v1/stores", {method: "POST", headers: {"Content-Type": "application/json"},
+                                                 body: JSON.stringify(body)});
+            return {status: r.status, body: await r.json()};
+        }""",
+        body,
+    )
+    assert answer["status"] == 403, answer
+    assert answer["body"]["code"] == "csrf_failed"
+    listed = await brand.client.get("/v1/stores", headers=brand.admin)
+    assert "Forged" not in [s["name"] for s in listed.json()["items"]]
