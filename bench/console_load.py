@@ -33,17 +33,10 @@ from urllib.parse import urlsplit
 from playwright.async_api import Page, async_playwright
 
 from bench.harness import api_server, bench_database, run_main, signing_codec
+from solomo.console.browser import CHROMIUM_ARGS
 
 DATABASE = "solomo_bench_console"
 TARGET_S = 1.5
-CHROMIUM_ARGS = [
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 #: What the browser fetched for the page: navigation and resources, as the Resource Timing API reports them.
 _FETCHED = """() => {
   const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];

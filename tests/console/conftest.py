@@ -22,20 +22,12 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Route, async_playwright
 
+from solomo.console.browser import CHROMIUM_ARGS
 from tests.serving import served_app
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / ".solomo" / "test-output" / "console"
 DOC_IMAGES = REPO / "docs" / "images"
-#: WebGL without a GPU (swiftshader), no sandbox (root in CI), and nothing that phones home on its own.
-CHROMIUM_ARGS = [
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 #: Chromium reports every 4xx answer as a console error; those are the API refusing on purpose, not page bugs.
 _EXPECTED_HTTP_ERROR = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d\b")
 VIEWPORT = {"width": 1280, "height": 800}
