@@ -128,6 +128,7 @@ class ConsoleSessionOut(msgspec.Struct):
     timezone: str
     role: KeyRole
     store_ids: list[uuid.UUID]
+    key_id: uuid.UUID
     key_name: str
     key_prefix: str
     expires_at: datetime
@@ -198,6 +199,7 @@ class ConsoleSessions:
             timezone=brand.timezone,
             role=row.role,
             store_ids=sorted(row.store_ids or ()),
+            key_id=row.key_id,
             key_name=row.key_name,
             key_prefix=row.key_prefix,
             expires_at=row.expires_at,

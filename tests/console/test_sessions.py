@@ -54,6 +54,8 @@ async def test_signing_in_sets_an_httponly_strict_cookie_and_never_keeps_the_key
     assert "secure" not in attributes  # served over http here: a Secure cookie would never come back
     assert brand.admin_key not in console.set_cookie
     assert console.session["role"] == "admin"
+    keys = (await brand.client.get("/v1/api-keys", headers=brand.admin)).json()["items"]
+    assert console.session["key_id"] == next(k["id"] for k in keys if brand.admin_key.startswith(k["prefix"]))
     assert console.session["brand_name"] == "Brand A"
     assert console.session["timezone"] == "Europe/Paris"
     stored = await scalar(brand, "SELECT count(*) FROM console_sessions WHERE brand_id = :b", b=brand.id)

@@ -49,7 +49,7 @@ export async function renderKeys(root, ctx) {
   }
 
   function isMine(key) {
-    return key.prefix === ctx.session.key_prefix && key.name === ctx.session.key_name;
+    return key.id === ctx.session.key_id;
   }
 
   function keysTable(keys) {
