@@ -143,6 +143,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--double-scan", type=int, default=2_000, help="codes each sent by two connections at once (0: none)"
     )
     parser.add_argument("--stores", type=int, default=10, help="stores (redemptions rotate through them)")
+    parser.add_argument(
+        "--plan-cache-mode",
+        choices=["function", "auto", "force_generic_plan", "force_custom_plan"],
+        default="function",
+        help="plan_cache_mode of the claim and redeem request functions (function: as their living files say)",
+    )
     add_server_options(parser)
     args = parser.parse_args(argv)
     args.requests = min(args.requests, args.members)
@@ -872,6 +878,9 @@ def run(args: argparse.Namespace) -> None:
     with bench_database(args.keep, DATABASE) as bench:
         cluster, workdir, url, dsn = bench.cluster, bench.workdir, bench.url, bench.dsn
         started = time.perf_counter()
+        if args.plan_cache_mode != "function":
+            for name in ("solomo_claim_request", "solomo_redeem_request"):
+                cluster.psql(f"ALTER FUNCTION {name} SET plan_cache_mode = {args.plan_cache_mode}", dbname=DATABASE)
         brand = asyncio.run(make_brand(url))
         members = asyncio.run(add_members(dsn, brand.id, args.members))
         tokens = [codec.mint(brand.id, member, 0)[0] for member in members]
