@@ -179,7 +179,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         if row is None:
             raise NotAuthorizedException("The console session ended: sign in again")
         check_state_change(connection, cookie)
-        return self._as_key(connection, row, cookie.value, brand_id=cookie.brand_id)
+        # Not the cookie itself as the auth value: it holds the session's secret, and nothing should carry that on.
+        return self._as_key(connection, row, f"console-session:{cookie.session_id}", brand_id=cookie.brand_id)
 
     def _as_key(
         self, connection: ASGIConnection[Any, Any, Any, Any], row: Any, auth: str, brand_id: uuid.UUID | None = None
