@@ -364,3 +364,44 @@ async def test_g_a_change_without_the_csrf_token_is_refused_in_the_browser(
     assert answer["body"]["code"] == "csrf_failed"
     listed = await brand.client.get("/v1/stores", headers=brand.admin)
     assert "Forged" not in [s["name"] for s in listed.json()["items"]]
+
+
+async def test_a_a_manager_drags_a_vertex_and_moves_a_fence_with_the_mouse(
+    brand: BrandContext, open_page: OpenPage
+) -> None:
+    store = await brand.store(*SHANGHAI, name="Xintiandi", timezone="Asia/Shanghai")
+    manager = await brand.key("manager", [uuid.UUID(store["id"])])
+    page = await open_page()
+    await sign_in(page, manager)
+    await open_store(page, "Xintiandi")
+    # A square, 160 px a side; saving would fit the map to it, so the edits come before the one save.
+    await draw_polygon(page, [(60, -80), (220, -80), (220, 80), (60, 80)])
+    cx, cy = await map_centre(page)
+    await page.get_by_role("button", name="Select / edit").click()
+    await page.mouse.click(cx + 140, cy)  # inside the polygon: selects it
+    await expect(page.get_by_role("button", name="Delete")).to_be_enabled()  # the editor has it in hand
+    await page.wait_for_timeout(300)  # and terra-draw has drawn the vertex handles (on its next frame)
+    # Drag the north-east corner 60 px further east.
+    await page.mouse.move(cx + 220, cy - 80)
+    await page.mouse.down()
+    await page.mouse.move(cx + 250, cy - 80, steps=5)
+    await page.mouse.move(cx + 280, cy - 80, steps=5)
+    await page.mouse.up()
+    # Then move the whole fence 40 px south by dragging its inside.
+    await page.mouse.move(cx + 120, cy + 20)
+    await page.mouse.down()
+    await page.mouse.move(cx + 120, cy + 40, steps=5)
+    await page.mouse.move(cx + 120, cy + 60, steps=5)
+    await page.mouse.up()
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("status").filter(has_text="Saved 1 fence(s).")).to_be_visible()
+
+    [saved] = await fences_of(brand, store["id"])
+    ring = saved["geometry"]["coordinates"][0][:-1]
+    assert len(ring) == 4, ring
+    lons = sorted(p[0] for p in ring)
+    lats = [p[1] for p in ring]
+    # The dragged corner sticks out east of the other east corner: the square became a quadrilateral.
+    assert lons[3] - lons[2] > 0.3 * (lons[2] - lons[0]), ring
+    # The whole shape went south: its centre is below the store (the map's centre), where it was drawn across.
+    assert sum(lats) / 4 < SHANGHAI[1] - 1e-5, (ring, SHANGHAI)
