@@ -198,3 +198,14 @@ async def test_the_till_redeems_through_the_session_with_the_csrf_token(brand: B
     again = await brand.client.post("/v1/redemptions", json=body, headers=console.headers())
     assert again.status_code == 409, again.text
     assert again.json()["code"] == "already_redeemed"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "api_key"), ({"api_key": 5}, "api_key"), ({"api_key": ""}, "api_key"), ({"api_key": "sk_x", "k": 1}, "k")],
+)
+async def test_a_bad_sign_in_body_names_its_field(brand: BrandContext, body: dict[str, Any], field: str) -> None:
+    answer = await brand.client.post("/console/session", json=body)
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == [field]
+    assert "set-cookie" not in answer.headers
