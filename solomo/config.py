@@ -43,6 +43,29 @@ def _choice_env(name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _bool_env(name: str) -> bool:
+    raw = (os.environ.get(name) or "false").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        msg = f"{name} must be true or false, got {raw!r}"
+        raise ValueError(msg)
+    return raw in ("true", "1", "yes")
+
+
+def _ports_env(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        ports = tuple(int(item) for item in raw.split(","))
+    except ValueError as exc:
+        msg = f"{name} must be comma-separated port numbers, got {raw!r}"
+        raise ValueError(msg) from exc
+    if any(not 0 < port < 65536 for port in ports):
+        msg = f"{name} must be comma-separated port numbers, got {raw!r}"
+        raise ValueError(msg)
+    return ports
+
+
 def _signing_keys(local_dir: Path) -> tuple[dict[str, str], str]:
     """Member-token signing keys: ``SOLOMO_MEMBER_TOKEN_KEYS`` is ``kid:secret[,kid:secret…]``, first one signs.
 
@@ -123,6 +146,16 @@ class Settings:
     #: Unset: the offline basemap (country outlines shipped with the app) under the brand's stores and fences.
     console_map_style_url: str | None = None
     console_map_attribution: str = ""
+    #: Webhook endpoints must be https on one of these ports; http only when allowed (for development).
+    webhook_allowed_ports: tuple[int, ...] = (443, 8443)
+    webhook_allow_http: bool = False
+    #: Test-only: let webhooks go to loopback addresses (127.0.0.0/8, ::1), for a receiver the tests run.
+    #: Every other refused range (private, link-local, CGNAT, metadata, …) stays refused.
+    webhook_allow_loopback: bool = False
+    #: A worker holds a message it took this long before another worker may take it (a killed worker's message).
+    webhook_lease_seconds: int = 60
+    #: Messages a worker sends at once.
+    webhook_concurrency: int = 16
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -161,6 +194,11 @@ class Settings:
             console_secure_cookie=_choice_env("SOLOMO_CONSOLE_SECURE_COOKIE", ("auto", "always", "never")),
             console_map_style_url=os.environ.get("SOLOMO_CONSOLE_MAP_STYLE_URL") or None,
             console_map_attribution=os.environ.get("SOLOMO_CONSOLE_MAP_ATTRIBUTION", ""),
+            webhook_allowed_ports=_ports_env("SOLOMO_WEBHOOK_ALLOWED_PORTS", (443, 8443)),
+            webhook_allow_http=_bool_env("SOLOMO_WEBHOOK_ALLOW_HTTP"),
+            webhook_allow_loopback=_bool_env("SOLOMO_WEBHOOK_ALLOW_LOOPBACK"),
+            webhook_lease_seconds=_int_env("SOLOMO_WEBHOOK_LEASE_SECONDS", 60),
+            webhook_concurrency=_int_env("SOLOMO_WEBHOOK_CONCURRENCY", 16),
         )
 
 

@@ -23,6 +23,7 @@ FILES = (
     "idempotency/sql/idempotent_replay.sql",
     "idempotency/sql/idempotent_save.sql",
     "hot/sql/member_request_opening.sql",
+    "webhooks/sql/webhook_enqueue.sql",
     "geofences/sql/fences_at.sql",
     "offers/sql/in_weekly_hours.sql",
     "offers/sql/member_has_account.sql",

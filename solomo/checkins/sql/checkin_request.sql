@@ -6,7 +6,9 @@
 --      member row's lock (which solomo_record_check_in takes anyway), the request budget, an Idempotency-Key
 --      replay; each refusal or replay is answered as it says;
 --   4. the check-in (solomo_record_check_in, solomo/checkins/sql/record_check_in.sql), whose answer is kept under
---      the Idempotency-Key when it recorded one (refusals write nothing and keep nothing).
+--      the Idempotency-Key when it recorded one (refusals write nothing and keep nothing);
+--   5. one webhook outbox row (solomo_webhook_enqueue, solomo/webhooks/sql/webhook_enqueue.sql) when the
+--      check-in fired something a webhook reports (an enter, dwell or exit, or an offer granted).
 -- Every answer carries "budget_charged", the budget level after this request (for the RateLimit headers).
 -- p_brand comes first and only the brand's rows are touched, so the call can run whole on the brand's shard.
 CREATE OR REPLACE FUNCTION solomo_checkin_request(
@@ -33,9 +35,19 @@ BEGIN
     END IF;
     v_answer := solomo_record_check_in(p_brand, p_member, p_lon, p_lat, p_accuracy, p_recorded_at, p_mocked,
                                        p_source);
-    IF p_idempotency_key IS NOT NULL AND v_answer->>'status' = 'recorded' THEN
+    IF v_answer->>'status' <> 'recorded' THEN
+        RETURN v_answer || v_opening;
+    END IF;
+    IF p_idempotency_key IS NOT NULL THEN
         PERFORM solomo_idempotent_save(p_brand, p_member::text, 'POST', p_idempotency_key, p_fingerprint, 201,
                                        convert_to(v_answer::text, 'UTF8'));
+    END IF;
+    IF v_answer->'exits' <> '[]' OR v_answer->'offers' <> '[]'
+       OR jsonb_path_exists(v_answer->'matches', '$[*] ? (@.event != null)') THEN
+        PERFORM solomo_webhook_enqueue(p_brand, 'checkin', p_member,
+            v_answer - 'status' || jsonb_build_object('member_id', p_member, 'source', p_source,
+                                                      'location', jsonb_build_object('lon', p_lon, 'lat', p_lat,
+                                                                                     'accuracy_m', p_accuracy)));
     END IF;
     RETURN v_answer || v_opening;
 END;

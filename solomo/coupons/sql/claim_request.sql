@@ -6,7 +6,8 @@
 --   4. the claim (solomo_claim_offer, solomo/coupons/sql/claim_offer.sql). Some of its refusals come after it
 --      wrote (a grant spent, a member counter moved, then a limit reached): it runs in a block whose
 --      subtransaction is rolled back for any answer but "claimed", so a refusal keeps nothing, while the budget
---      charge above stands. A claim's answer is kept under the Idempotency-Key.
+--      charge above stands. A claim's answer is kept under the Idempotency-Key, and one webhook
+--      outbox row reports it.
 -- Every answer carries "budget_charged". p_brand comes first and only the brand's rows are touched.
 CREATE OR REPLACE FUNCTION solomo_claim_request(
     p_brand uuid, p_member uuid, p_token_version integer, p_burst integer, p_rate double precision,
@@ -37,10 +38,17 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'SLR01' THEN
         v_answer := SQLERRM::jsonb;
     END;
-    IF p_idempotency_key IS NOT NULL AND v_answer->>'status' = 'claimed' THEN
+    IF v_answer->>'status' <> 'claimed' THEN
+        RETURN v_answer || v_opening;
+    END IF;
+    IF p_idempotency_key IS NOT NULL THEN
         PERFORM solomo_idempotent_save(p_brand, p_member::text, 'POST', p_idempotency_key, p_fingerprint, 201,
                                        convert_to(v_answer::text, 'UTF8'));
     END IF;
+    -- The webhook outbox (solomo/webhooks/sql/webhook_enqueue.sql) gets the coupon without its code: the code
+    -- is the member's to show at the till, and no webhook needs it.
+    PERFORM solomo_webhook_enqueue(p_brand, 'claim', p_member,
+                                   jsonb_build_object('coupon', (v_answer->'coupon') - 'code'));
     RETURN v_answer || v_opening;
 END;
 $$;

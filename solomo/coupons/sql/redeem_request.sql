@@ -67,9 +67,15 @@ BEGIN
             v_answer := solomo_redeem_coupon(p_brand, p_code, p_store, p_key, v_role, p_order_amount);
             IF v_answer->>'status' = 'unknown_code' THEN
                 PERFORM solomo_record_code_failure(p_brand, v_caller, p_drain);
-            ELSIF p_idempotency_key IS NOT NULL AND v_answer->>'status' = 'redeemed' THEN
-                PERFORM solomo_idempotent_save(p_brand, v_caller, 'POST', p_idempotency_key, p_fingerprint, 201,
-                                               convert_to(v_answer::text, 'UTF8'));
+            ELSIF v_answer->>'status' = 'redeemed' THEN
+                IF p_idempotency_key IS NOT NULL THEN
+                    PERFORM solomo_idempotent_save(p_brand, v_caller, 'POST', p_idempotency_key, p_fingerprint,
+                                                   201, convert_to(v_answer::text, 'UTF8'));
+                END IF;
+                -- The webhook outbox row (solomo/webhooks/sql/webhook_enqueue.sql), without the coupon's code.
+                PERFORM solomo_webhook_enqueue(p_brand, 'redemption', (v_answer->'coupon'->>'member_id')::uuid,
+                    jsonb_build_object('redemption', v_answer->'redemption',
+                                       'coupon', (v_answer->'coupon') - 'code'));
             END IF;
         END IF;
     END IF;

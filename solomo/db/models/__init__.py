@@ -20,6 +20,7 @@ from solomo.db.models.member import SOCIAL_PROVIDERS, ConsentEvent, Member, Soci
 from solomo.db.models.offer import Campaign, Offer
 from solomo.db.models.stats import member_firsts, stats_hourly, stats_pending, stats_referrers, stats_rollup
 from solomo.db.models.store import Store
+from solomo.db.models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookOutbox
 
 __all__ = [
     "SOCIAL_PROVIDERS",
@@ -47,6 +48,10 @@ __all__ = [
     "RequestBudget",
     "SocialAccount",
     "Store",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookMessage",
+    "WebhookOutbox",
     "member_firsts",
     "stats_hourly",
     "stats_pending",
