@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import msgspec
 from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from solomo.coupons.throttle import LEVEL_SQL, THROTTLE_PARAMS, CodeGuard, refus
 from solomo.db.sql import uuids
 from solomo.errors import ApiError, forbidden, invalid, not_found
 from solomo.idempotency import caller_of
+from solomo.webhooks.lifecycle import enqueue_event
 
 # One row always: the throttle's level, and the coupon's columns (NULL when no coupon has the code).
 _BY_CODE = text(
@@ -53,7 +55,8 @@ _VOID = text(
         JOIN coupons c ON c.id = v.coupon_id
         CROSS JOIN (VALUES ('redeem', -1), ('void', 1)) AS e(kind, n)
     )
-    SELECT * FROM voided
+    SELECT v.*, c.offer_id AS coupon_offer_id, c.member_id AS coupon_member_id  -- for the webhook event
+      FROM voided v JOIN coupons c ON c.brand_id = v.brand_id AND c.id = v.coupon_id
     """
 ).bindparams(uuids("scope"))
 _AUDIT_VOID = text(
@@ -176,6 +179,20 @@ class TillService:
                 "key_id": self._key_id,
                 "role": self.principal.role.value,
                 "reason": reason,
+            },
+        )
+        await enqueue_event(
+            self.session,
+            self.brand_id,
+            "void",
+            row["coupon_member_id"],
+            {
+                "redemption": msgspec.to_builtins(voided),
+                "coupon": {
+                    "id": voided.coupon_id,
+                    "offer_id": row["coupon_offer_id"],
+                    "member_id": row["coupon_member_id"],
+                },
             },
         )
         return await self._render(voided)

@@ -40,6 +40,7 @@ from solomo.members.schemas import (
 from solomo.offers.lifecycle import erase_member_offers, merge_member_offers
 from solomo.ops.budgets import member_subject
 from solomo.pagination import newest_first_page, split_page
+from solomo.webhooks.lifecycle import enqueue_event, erase_member_webhooks
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 #: Referral chains longer than this are refused rather than walked for ever.
@@ -267,6 +268,14 @@ class MemberService:
         if data.social_account is not None:
             await (self._refresh_account(data.social_account) if linked else self._link(member, data.social_account))
         await self._apply_profile(member, data)
+        if created:
+            await enqueue_event(
+                self.session,
+                self.brand_id,
+                "member.created",
+                member.id,
+                {"member_id": member.id, "external_id": member.external_id, "created_at": member.created_at},
+            )
         return await self._render(member), created
 
     async def _identify(self, data: MemberUpsert) -> tuple[Member | None, bool]:
@@ -484,6 +493,13 @@ class MemberService:
             merged.external_id = None
             await self.session.flush()
             survivor.external_id = external_id
+        await enqueue_event(
+            self.session,
+            self.brand_id,
+            "member.merged",
+            survivor.id,
+            {"member_id": survivor.id, "merged_member_id": merged.id, "merged_at": datetime.now(UTC)},
+        )
         return await self._render(survivor)
 
     async def export(self, member_id: uuid.UUID) -> AsyncIterator[bytes]:
@@ -556,7 +572,15 @@ class MemberService:
         await CheckinService(self.session, self.principal).erase_members(ids)
         await erase_member_offers(self.session, self.brand_id, ids)
         await erase_member_coupons(self.session, self.brand_id, ids)
+        await erase_member_webhooks(self.session, self.brand_id, ids)
         await self.session.execute(update(Member).where(Member.id == member.id).values(erased_at=func.now()))
+        await enqueue_event(
+            self.session,
+            self.brand_id,
+            "member.erased",
+            member.id,
+            {"member_id": member.id, "erased_at": datetime.now(UTC)},
+        )
 
     async def mint_token(self, member_id: uuid.UUID, codec: MemberTokenCodec) -> MemberToken:
         member = await self._find(member_id)
