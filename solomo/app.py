@@ -54,6 +54,8 @@ from solomo.stats.controllers import StatsController
 from solomo.stats.heatmap import HeatmapController
 from solomo.stats.rollups import background_folds
 from solomo.stores.controllers import StoreController
+from solomo.webhooks.controllers import SETTINGS_DEPENDENCY, WebhookEndpointController
+from solomo.webhooks.openapi import document_webhooks
 
 UNAUTHENTICATED = ["^/health/", "^/metrics", "^/schema", "^/console"]
 
@@ -169,6 +171,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         RedeemController,
         StatsController,
         HeatmapController,
+        WebhookEndpointController,
         docs_asset,
         ConsoleSessionController,
         ConsolePageController,
@@ -184,6 +187,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             "code_guard": Provide(lambda: code_guard, use_cache=True, sync_to_thread=False),
             "hot": Provide(lambda: hot, use_cache=True, sync_to_thread=False),
             "console_config": Provide(lambda: console, use_cache=True, sync_to_thread=False),
+            SETTINGS_DEPENDENCY: Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         middleware=[
             metrics_middleware(prometheus),
@@ -209,6 +213,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         debug=False,
     )
     document_errors(app)  # every status each route can answer, from solomo/openapi_contract.py
+    document_webhooks(app.openapi_schema)  # what the endpoints receive: the `webhooks` section, per event type
     # Outside Litestar's outer exception handler, so every answer is logged with its real status and carries
     # X-Request-ID: route middleware never sees an unknown path, nor the error raised by a middleware.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
