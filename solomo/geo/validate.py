@@ -2,6 +2,12 @@
 
 Invalid geometry is refused, never repaired: a "fixed" fence would silently match other places than the ones
 the brand drew.
+
+Positions may come in GCJ-02 or BD-09 (``crs``, :mod:`solomo.geo.crs`). Each position is checked as sent (a
+number, in range, rings closed), then converted to WGS-84, and every rule about the shape (edge lengths,
+validity, area, winding) is checked on the WGS-84 geometry that is stored and matched: the offset bends shapes a
+little, and what must be valid is what the database holds. Paths name rings and vertices as sent (conversion
+keeps their order), and a place named in a message is given back in the caller's ``crs``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
 from solomo.geo._format import exceeding, number
+from solomo.geo.crs import WGS84_CRS, Crs, from_wgs84, to_wgs84, to_wgs84_arrays
 from solomo.geo.errors import GeometryError
 from solomo.geo.geodesic import WGS84
 from solomo.geo.geojson import MultiPolygon, Point, Polygon
@@ -49,9 +56,10 @@ def check_position(pos: Sequence[float], path: str) -> tuple[float, float]:
     return lon, lat
 
 
-def validate_point(point: Point, path: str = "coordinates") -> shapely.Point:
+def validate_point(point: Point, path: str = "coordinates", crs: Crs = WGS84_CRS) -> shapely.Point:
+    """The WGS-84 shapely point of a GeoJSON Point given in ``crs``."""
     lon, lat = check_position(point.coordinates, path)
-    return shapely.Point(lon, lat)
+    return shapely.Point(*to_wgs84(crs, lon, lat))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +72,22 @@ class _Ring:
     def coords(self) -> _FloatArray:
         return np.column_stack((self.lons, self.lats))
 
+    def to_wgs84(self, crs: Crs) -> _Ring:
+        lons, lats = to_wgs84_arrays(crs, self.lons, self.lats)
+        # Closed as sent, closed after: equal inputs give equal outputs, but say so rather than trust every SIMD lane.
+        lons[-1], lats[-1] = lons[0], lats[0]
+        return _Ring(self.path, lons, lats)
+
 
 def validate_polygonal(
-    geom: Polygon | MultiPolygon, *, max_vertices: int = MAX_VERTICES, max_edge_m: float = MAX_EDGE_M
+    geom: Polygon | MultiPolygon,
+    *,
+    crs: Crs = WGS84_CRS,
+    max_vertices: int = MAX_VERTICES,
+    max_edge_m: float = MAX_EDGE_M,
 ) -> shapely.Polygon | shapely.MultiPolygon:
-    """The shapely geometry of a valid client (Multi)Polygon, wound as RFC 7946 asks, or a :class:`GeometryError`.
+    """The WGS-84 shapely geometry of a valid client (Multi)Polygon given in ``crs``, wound as RFC 7946 asks, or a
+    :class:`GeometryError`.
 
     The cheap structural checks come first and the vertex count is checked before any per-vertex work, so an
     oversized body is refused without paying for it.
@@ -78,19 +97,21 @@ def validate_polygonal(
     if total > max_vertices:
         raise GeometryError("", f"{total:,} positions is more than the limit of {max_vertices:,}")
     parsed = [[_parse_ring(ring, f"{path}[{j}]") for j, ring in enumerate(rings)] for path, rings in polygons]
+    if crs != WGS84_CRS:
+        parsed = [[ring.to_wgs84(crs) for ring in rings] for rings in parsed]
     _check_edges([ring for rings in parsed for ring in rings], max_edge_m)
 
     shapes = []
     for (path, _), rings in zip(polygons, parsed, strict=True):
         shape = shapely.Polygon(rings[0].coords, [ring.coords for ring in rings[1:]])
         if not shape.is_valid:
-            raise _polygon_invalid(shape, path, rings)
+            raise _polygon_invalid(shape, path, rings, crs)
         shapes.append(orient(shape, sign=1.0))
     if isinstance(geom, Polygon):
         return shapes[0]
     multi = shapely.MultiPolygon(shapes)
     if not multi.is_valid:
-        raise _parts_invalid(multi, shapes)
+        raise _parts_invalid(multi, shapes, crs)
     return multi
 
 
@@ -175,18 +196,20 @@ def _check_edges(rings: list[_Ring], max_edge_m: float) -> None:
         )
 
 
-def _validity(shape: shapely.Geometry) -> tuple[str, shapely.Point | None]:
-    """GEOS's reason for invalidity, lower-cased, and where it found it if it says."""
+def _validity(shape: shapely.Geometry, crs: Crs) -> tuple[str, shapely.Point | None]:
+    """GEOS's reason for invalidity, lower-cased, and where it found it if it says (in WGS-84, and in the message
+    in the caller's ``crs``)."""
     explanation = str(explain_validity(shape))
     match = _VALIDITY_REASON.fullmatch(explanation)
     if match is None:
         return explanation.lower(), None
     location = shapely.Point(float(match["x"]), float(match["y"]))
-    return f"{match['reason'].lower()} at lon {location.x:.6f}, lat {location.y:.6f}", location
+    lon, lat = from_wgs84(crs, location.x, location.y)
+    return f"{match['reason'].lower()} at lon {lon:.6f}, lat {lat:.6f}", location
 
 
-def _polygon_invalid(shape: shapely.Polygon, path: str, rings: list[_Ring]) -> GeometryError:
-    reason, location = _validity(shape)
+def _polygon_invalid(shape: shapely.Polygon, path: str, rings: list[_Ring], crs: Crs) -> GeometryError:
+    reason, location = _validity(shape, crs)
     if location is not None:
         # The last ring through the location: when a hole and the shell meet there, the hole is usually the
         # one drawn wrong.
@@ -196,9 +219,9 @@ def _polygon_invalid(shape: shapely.Polygon, path: str, rings: list[_Ring]) -> G
     return GeometryError(path, reason)
 
 
-def _parts_invalid(multi: shapely.MultiPolygon, parts: list[shapely.Polygon]) -> GeometryError:
+def _parts_invalid(multi: shapely.MultiPolygon, parts: list[shapely.Polygon], crs: Crs) -> GeometryError:
     """Each part was valid alone, so the parts overlap (or nest): name two of them."""
-    reason, location = _validity(multi)
+    reason, location = _validity(multi, crs)
     if location is not None:
         near = np.flatnonzero(shapely.distance(np.array(parts, dtype=object), location) <= _LOCATION_EPSILON_DEG)
         if near.size >= 2:

@@ -8,6 +8,7 @@ import shapely
 
 from solomo.errors import invalid, invalid_geometry
 from solomo.geo.circles import check_radius, circle_area_m2, circle_bounds_polygon
+from solomo.geo.crs import WGS84_CRS, Crs
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Geometry, Point
 from solomo.geo.validate import check_area, validate_point, validate_polygonal
@@ -30,15 +31,17 @@ def prepare_fence(
     radius_m: float | None,
     *,
     area_cap_km2: float,
+    crs: Crs = WGS84_CRS,
     geometry_field: str = "geometry",
     radius_field: str = "radius_m",
 ) -> PreparedFence:
-    """Validate a fence's geometry (raising a 422 that names the field) and compute what is stored."""
+    """Validate a fence's geometry given in ``crs`` (raising a 422 that names the field) and compute what is stored,
+    in WGS-84: a circle's centre is converted and its radius kept (metres on the ground in any crs)."""
     if isinstance(geometry, Point):
         if radius_m is None:
             raise invalid(radius_field, "a circle (Point geometry) needs radius_m")
         try:
-            center = validate_point(geometry)
+            center = validate_point(geometry, crs=crs)
         except GeometryError as exc:
             raise invalid_geometry(geometry_field, exc) from exc
         try:
@@ -57,7 +60,7 @@ def prepare_fence(
     if radius_m is not None:
         raise invalid(radius_field, "only a circle (Point geometry) takes radius_m")
     try:
-        shape = validate_polygonal(geometry)
+        shape = validate_polygonal(geometry, crs=crs)
         area = check_area(shape, area_cap_km2)
     except GeometryError as exc:
         raise invalid_geometry(geometry_field, exc) from exc

@@ -21,6 +21,7 @@ from solomo.geo import (
     validate_point,
     validate_polygonal,
 )
+from solomo.geo.crs import Crs, gcj02_to_wgs84, to_wgs84
 
 Ring = list[list[float]]
 
@@ -256,3 +257,59 @@ def test_invalid_part_of_a_multipolygon_is_named() -> None:
     error = refusal(MultiPolygon(coordinates=[[square(0, 0, 0.01)], [bow_tie]]))
     assert error.path == "coordinates[1][0]"
     assert "self-intersection" in error.message
+
+
+# Geometry sent in GCJ-02 or BD-09: positions checked as sent, the shape checked (and returned) in WGS-84
+
+
+def test_point_in_gcj02_comes_back_in_wgs84() -> None:
+    shape = validate_point(Point(coordinates=[121.4737, 31.2304]), crs="gcj02")
+    assert (shape.x, shape.y) == pytest.approx(gcj02_to_wgs84(121.4737, 31.2304), abs=1e-12)
+    with pytest.raises(GeometryError, match="latitude 95"):
+        validate_point(Point(coordinates=[121.4737, 95.0]), crs="gcj02")  # named as sent
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_polygon_in_a_chinese_crs_comes_back_converted_vertex_by_vertex(crs: Crs) -> None:
+    shell = square(121.47, 31.23, 0.01)
+    hole = square(121.472, 31.232, 0.002)[::-1]
+    shape = validate_polygonal(Polygon(coordinates=[shell, hole]), crs=crs)
+    assert isinstance(shape, shapely.Polygon)
+    expected = [to_wgs84(crs, lon, lat) for lon, lat in shell]
+    assert np.allclose(shape.exterior.coords, expected, rtol=0, atol=1e-12)
+    assert shape.exterior.coords[0] == shape.exterior.coords[-1]  # still closed
+    assert len(shape.interiors[0].coords) == 5  # the hole too: no vertex added to close it
+    assert not shape.interiors[0].is_ccw
+
+
+def test_bad_positions_in_a_chinese_crs_are_named_as_sent() -> None:
+    ring = square(121.47, 31.23, 0.01)
+    ring[2] = [121.48, math.nan]
+    with pytest.raises(GeometryError) as info:
+        validate_polygonal(Polygon(coordinates=[ring]), crs="gcj02")
+    assert info.value.path == "coordinates[0][2]"
+    assert "latitude must be a finite number, not nan" in info.value.message
+    ring = square(121.47, 31.23, 0.01)
+    ring[-1] = [121.471, 31.23]
+    with pytest.raises(GeometryError, match="ring is not closed"):
+        validate_polygonal(Polygon(coordinates=[ring]), crs="bd09")
+
+
+def test_bow_tie_in_gcj02_names_its_ring_and_the_crossing_in_gcj02() -> None:
+    bow_tie = [[121.47, 31.23], [121.48, 31.24], [121.48, 31.23], [121.47, 31.24], [121.47, 31.23]]
+    with pytest.raises(GeometryError) as info:
+        validate_polygonal(MultiPolygon(coordinates=[[square(121.40, 31.20, 0.01)], [bow_tie]]), crs="gcj02")
+    assert info.value.path == "coordinates[1][0]"
+    assert _location(info.value.message) == pytest.approx((121.475, 31.235), abs=2e-6)  # where it was drawn
+
+
+def test_edge_length_is_measured_in_wgs84() -> None:
+    """The 10 km rule holds on the ground: round Shanghai GCJ-02 stretches east-west lengths by about 0.2 %, so an
+    edge of 9,990 m as drawn there is 10,011 m of WGS-84, and refused."""
+    east, _, _ = WGS84.fwd(121.4, 31.2, 90, 9_990)
+    ring = [[121.4, 31.2], [float(east), 31.2], [121.45, 31.21], [121.4, 31.2]]
+    validate_polygonal(Polygon(coordinates=[ring]))  # read as WGS-84, the edge is short enough
+    with pytest.raises(GeometryError) as info:
+        validate_polygonal(Polygon(coordinates=[ring]), crs="gcj02")
+    assert info.value.path == "coordinates[0][1]"
+    assert "edge of 10.011 km between positions 0 and 1" in info.value.message
