@@ -1,9 +1,10 @@
 """The static rules for a webhook endpoint's URL: what can be judged from the text alone, at create and update.
 
 https (http only when ``webhook_allow_http``), no userinfo, a port among ``webhook_allowed_ports``, a host that is
-a DNS name or an IP literal. An IP literal that is not public is refused here too, so the brand hears about it when
-it saves the endpoint rather than from a failing delivery. A name is not resolved here: what it resolves to today
-says nothing about tomorrow, so the worker resolves and checks every address at send time (addresses.py).
+a DNS name or an IP literal. An IP literal that is not public (by addresses.py's policy, the one every send applies)
+is refused here too, so the brand hears about it when it saves the endpoint rather than from a failing delivery.
+A name is not resolved here: what it resolves to today says nothing about tomorrow, so the worker resolves and
+checks every address at send time (addresses.py).
 
 IPv4 written in the forms URL parsers and ``inet_aton`` accept besides four decimals (``2130706433``,
 ``0x7f.0.0.1``, ``017700000001``) is refused outright: clients disagree on what such a host means, so the only
@@ -92,7 +93,11 @@ def _host_problem(host: str, rules: UrlRules) -> str | None:
     if address is not None:
         if address.version == 6 and "%" in host:
             return "must not name an IPv6 zone (a link-local address)"
-        if not is_public(address, allow_loopback=rules.allow_loopback):
+        # The send-time policy itself, so the two never disagree; imported here because addresses.py imports this
+        # module for the static rules it re-checks before every send.
+        from solomo.webhooks.addresses import refusal
+
+        if refusal(address, allow_loopback=rules.allow_loopback) is not None:
             return f"names the address {host}, which is not a public internet address"
         return None
     name = host.rstrip(".")
@@ -120,15 +125,3 @@ def literal_address(host: str) -> IPAddress | None:
     if _DOTTED_QUAD.match(host):
         return ipaddress.IPv4Address(host)
     return None
-
-
-def is_public(address: IPAddress, *, allow_loopback: bool = False) -> bool:
-    """An address a webhook may go to: globally routable (``is_global``), an IPv4-mapped IPv6 judged as its IPv4.
-
-    The worker's policy (addresses.py) is the one that guards every send; this is the create-time courtesy.
-    """
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return is_public(address.ipv4_mapped, allow_loopback=allow_loopback)
-    if address.is_loopback:
-        return allow_loopback
-    return address.is_global and not address.is_multicast

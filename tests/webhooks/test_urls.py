@@ -73,6 +73,8 @@ def test_each_rule_says_what_is_wrong(url: str, says: str) -> None:
         "[::ffff:127.0.0.1]",
         "[::ffff:10.0.0.1]",
         "[::ffff:a9fe:a9fe]",
+        "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1
+        "[2002:a00:1::1]",  # 6to4 of 10.0.0.1
     ],
 )
 def test_a_literal_address_that_is_not_public_is_refused(host: str) -> None:
