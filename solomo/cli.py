@@ -115,6 +115,7 @@ def _print_demo(info: Any, host: str, port: int) -> None:
 class SolomoCLIPlugin(CLIPluginProtocol):
     def on_cli_init(self, cli: click.Group) -> None:
         cli.add_command(run_command, name="run")
+        cli.add_command(worker_command)
         cli.add_command(demo_command)
         cli.add_command(brands_group)
         cli.add_command(keys_group)
@@ -131,13 +132,22 @@ class SolomoCLIPlugin(CLIPluginProtocol):
 @click.option(
     "--migrate/--no-migrate", default=None, help="Upgrade the schema first (default: only on the local cluster)."
 )
-def run_command(app: Litestar, host: str, port: int, workers: int, demo: bool, migrate: bool | None) -> None:
+@click.option(
+    "--worker/--no-worker",
+    "webhook_worker",
+    default=True,
+    show_default=True,
+    help="Also run the webhook delivery worker (`solomo worker`) beside the server, stopped with it.",
+)
+def run_command(
+    app: Litestar, host: str, port: int, workers: int, demo: bool, migrate: bool | None, webhook_worker: bool
+) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
     from solomo.config import get_settings
     from solomo.db.migrate import upgrade
-    from solomo.local_run import check_port_free, registered_server
+    from solomo.local_run import check_port_free, registered_server, worker_process
 
     check_port_free(host, port)  # before the slow steps, and granian would share the port silently
     if migrate if migrate is not None else _uses_local_cluster():
@@ -146,8 +156,9 @@ def run_command(app: Litestar, host: str, port: int, workers: int, demo: bool, m
         _print_demo(_load_demo(app), host, port)
     check_port_free(host, port)  # taken while the demo loaded?
     stops = "Ctrl-C stops it" + (" and the local PostGIS it started" if _uses_local_cluster() else "")
-    click.echo(f"Serving on http://{host}:{port} (docs at /schema) with {workers} worker(s); {stops}.")
-    with registered_server(get_settings().local_dir, host, port):
+    delivering = " and the webhook worker" if webhook_worker else ""
+    click.echo(f"Serving on http://{host}:{port} (docs at /schema) with {workers} worker(s){delivering}; {stops}.")
+    with registered_server(get_settings().local_dir, host, port), worker_process(enabled=webhook_worker):
         Granian(
             APP_FACTORY,
             factory=True,
@@ -158,6 +169,35 @@ def run_command(app: Litestar, host: str, port: int, workers: int, demo: bool, m
             workers=workers,
             log_access=False,
         ).serve()
+
+
+@click.command(
+    "worker", help="Deliver webhooks: sign and send due messages, retrying on schedule, until Ctrl-C (or SIGTERM)."
+)
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=None, help="Messages sent at once.")
+@click.option("--parent-pid", type=int, default=None, hidden=True)  # set by `solomo run`: stop when it is gone
+def worker_command(app: Litestar, concurrency: int | None, parent_pid: int | None) -> None:
+    import dataclasses
+    import signal
+
+    from solomo.config import get_settings
+    from solomo.ops.logs import configure_logging
+    from solomo.webhooks.worker import run_worker
+
+    settings = get_settings()
+    if concurrency is not None:
+        settings = dataclasses.replace(settings, webhook_concurrency=concurrency)
+    configure_logging(settings.log_level)
+    url = _database_url(app)
+
+    async def until_signalled() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(url, settings, stop, parent_pid=parent_pid)
+
+    asyncio.run(until_signalled())
 
 
 @click.command("stop", help="Stop this checkout's servers (`solomo run`, `./dev demo`) and its local PostGIS cluster.")
@@ -403,8 +443,8 @@ def _add_commands(group: click.Group) -> None:
     from advanced_alchemy.extensions.litestar.cli import database_group
 
     for command in (
-        run_command, stop_command, demo_command, brands_group, keys_group, geofences_group, maintenance_group,
-        openapi_command, database_group,
+        run_command, worker_command, stop_command, demo_command, brands_group, keys_group, geofences_group,
+        maintenance_group, openapi_command, database_group,
     ):  # fmt: skip
         group.add_command(command)
 

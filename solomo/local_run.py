@@ -1,5 +1,12 @@
 """The servers `solomo run` starts on this machine: a port already taken, who is serving, and `solomo stop`.
 
+`solomo run` also starts the webhook delivery worker as a child process (`solomo worker`), not as a task in the
+app's lifespan: granian runs the app in one process per ``--workers``, and one delivery worker per server is
+enough (several are safe, but each would hold its own LISTEN connection and send pool); a separate process keeps
+slow receivers' sends and signing off the event loop that answers API requests. Ctrl-C reaches both (one process
+group); `./dev stop` signals the server, which stops its worker on the way out; a worker whose server was killed
+notices its parent is gone and stops too.
+
 granian listens with SO_REUSEPORT, so a second server on a port in use starts silently and the kernel shares
 connections between the two; `solomo run` first binds the port itself, without that option, and refuses.
 Each server writes ``servers/<pid>`` under the local directory, so that `solomo stop` (``./dev stop``) can end
@@ -12,6 +19,8 @@ import errno
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +30,8 @@ import click
 
 #: How long `solomo stop` gives a server to finish its requests and stop the cluster it started.
 STOP_WAIT_S = 30.0
+#: How long a server waits for its webhook worker to finish the sends in flight (each has 15 s at most).
+WORKER_STOP_WAIT_S = 20.0
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -55,6 +66,26 @@ def registered_server(local_dir: Path, host: str, port: int) -> Iterator[None]:
         yield
     finally:
         entry.unlink(missing_ok=True)
+
+
+@contextmanager
+def worker_process(*, enabled: bool) -> Iterator[subprocess.Popen[bytes] | None]:
+    """`solomo worker` as a child while the server runs; stopped (SIGINT, as Ctrl-C) and waited for after it."""
+    if not enabled:
+        yield None
+        return
+    command = [sys.executable, "-c", "from solomo.cli import main; main()", "worker", "--parent-pid", str(os.getpid())]
+    child = subprocess.Popen(command)  # noqa: S603 (our own interpreter and command)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+        try:
+            child.wait(WORKER_STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _is_ours(pid: int) -> bool:
