@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -29,6 +29,8 @@ EventType = Literal[
     "member.merged",
     "member.erased",
 ]
+#: A moment, always with its time zone (so the schema says date-time).
+Moment = Annotated[datetime, msgspec.Meta(tz=True)]
 #: The types an endpoint may subscribe to (an endpoint with none listed gets them all).
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 #: Sent only by the test button, to the endpoint it was pressed for.
@@ -50,8 +52,8 @@ class GeofenceEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     member_id: uuid.UUID
     geofence_id: uuid.UUID
     store_id: uuid.UUID
-    recorded_at: datetime
-    received_at: datetime
+    recorded_at: Moment
+    received_at: Moment
     location: Location | None = None
 
 
@@ -62,8 +64,8 @@ class OfferGranted(msgspec.Struct, kw_only=True, omit_defaults=True):
     member_id: uuid.UUID
     offer_id: uuid.UUID
     store_id: uuid.UUID
-    recorded_at: datetime
-    eligible_until: datetime
+    recorded_at: Moment
+    eligible_until: Moment
     location: Location | None = None
 
 
@@ -75,8 +77,8 @@ class CouponClaimed(msgspec.Struct, kw_only=True):
     member_id: uuid.UUID
     store_id: uuid.UUID | None
     referrer_id: uuid.UUID | None
-    claimed_at: datetime
-    expires_at: datetime
+    claimed_at: Moment
+    expires_at: Moment
 
 
 class CouponRedeemed(msgspec.Struct, kw_only=True):
@@ -89,7 +91,7 @@ class CouponRedeemed(msgspec.Struct, kw_only=True):
     store_id: uuid.UUID
     referrer_id: uuid.UUID | None
     order_amount: Decimal | None
-    redeemed_at: datetime
+    redeemed_at: Moment
 
 
 class CouponVoided(msgspec.Struct, kw_only=True):
@@ -101,14 +103,14 @@ class CouponVoided(msgspec.Struct, kw_only=True):
     member_id: uuid.UUID
     store_id: uuid.UUID
     reason: str | None
-    redeemed_at: datetime
-    voided_at: datetime
+    redeemed_at: Moment
+    voided_at: Moment
 
 
 class MemberCreated(msgspec.Struct, kw_only=True):
     member_id: uuid.UUID
     external_id: str | None
-    created_at: datetime
+    created_at: Moment
 
 
 class MemberMerged(msgspec.Struct, kw_only=True):
@@ -116,14 +118,14 @@ class MemberMerged(msgspec.Struct, kw_only=True):
 
     member_id: uuid.UUID
     merged_member_id: uuid.UUID
-    merged_at: datetime
+    merged_at: Moment
 
 
 class MemberErased(msgspec.Struct, kw_only=True):
     """The member's personal data was erased; the receiver should erase what it holds about them too."""
 
     member_id: uuid.UUID
-    erased_at: datetime
+    erased_at: Moment
 
 
 class TestEvent(msgspec.Struct, kw_only=True):
@@ -155,7 +157,7 @@ class Event(msgspec.Struct, frozen=True):
     """One event made from an outbox row, before it is addressed to endpoints."""
 
     type: str
-    timestamp: datetime
+    timestamp: Moment
     data: msgspec.Struct
     #: Whether ``data`` may carry the check-in's location (set per endpoint when the message is made).
     locatable: bool = False
