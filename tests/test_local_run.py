@@ -93,11 +93,25 @@ def _cluster(local_dir: Path) -> LocalCluster:
     return dev_cluster(local_dir)
 
 
+def _webhook_workers(pid: int) -> list[int]:
+    """The `solomo worker` children of a server (its webhook delivery worker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    found = []
+    for child in children:
+        try:
+            if b"worker\0--parent-pid" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except OSError:
+            pass
+    return found
+
+
 def test_ctrl_c_stops_the_server_and_the_cluster_it_started(local_dir: Path, servers: list[Server]) -> None:
     port = _free_port()
     servers.append(first := Server(local_dir, port))
     first.wait_live()
     assert _cluster(local_dir).is_running()
+    [worker] = _webhook_workers(first.process.pid)  # `solomo run` delivers webhooks too
 
     # A second server on the same port refuses at once instead of sharing the port with the first.
     started = time.monotonic()
@@ -112,6 +126,8 @@ def test_ctrl_c_stops_the_server_and_the_cluster_it_started(local_dir: Path, ser
     assert first.interrupt() == 0, first.log.read_text()
     assert not _cluster(local_dir).is_running(), first.log.read_text()
     assert "Stopping the local PostGIS cluster this command started" in first.log.read_text()
+    assert "webhook worker stopped" in first.log.read_text()
+    assert not Path(f"/proc/{worker}").exists(), "the webhook worker stopped with its server"
     assert not list((local_dir / "servers").iterdir())
 
 

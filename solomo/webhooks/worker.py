@@ -28,10 +28,10 @@ import logging
 import os
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -42,6 +42,7 @@ from solomo.webhooks.schedule import FAILING_LIMIT, retry_delay
 from solomo.webhooks.sender import AttemptResult, EndpointForSending, Sender
 
 logger = logging.getLogger("solomo.webhooks")
+T = TypeVar("T")
 
 CHANNEL = "solomo_webhooks"
 #: The safety net: a round every this many seconds even without a NOTIFY (retries coming due, a lost listener).
@@ -264,13 +265,9 @@ class Worker:
                 wake.clear()
                 slot_freed.clear()
                 free = self.concurrency - len(inflight)
-                claimed: list[Claimed] = []
-                try:
-                    await self.fan_out_all()
-                    if free > 0:
-                        claimed = await self.claim(free)
-                except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-                    logger.warning("webhook round failed; trying again", extra={"error": repr(exc)})
+                # Each step on its own: an outbox row fan_out cannot read must not hold up the messages already made.
+                await _logged("fan-out", self.fan_out_all())
+                claimed = (await _logged("claim", self.claim(free)) if free > 0 else None) or []
                 for message in claimed:
                     task = asyncio.create_task(self.deliver(message))
                     inflight[task] = message
@@ -318,6 +315,17 @@ class Worker:
     def _orphaned(self) -> bool:
         """Started by `solomo run`, whose process is gone (killed): stop rather than run on unsupervised."""
         return self._parent_pid is not None and os.getppid() != self._parent_pid
+
+
+async def _logged(step: str, work: Awaitable[T]) -> T | None:
+    """``work``'s result, or None when it failed: logged, and the loop goes on (tried again at the next round)."""
+    try:
+        return await work
+    except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        logger.warning("webhook %s failed; trying again", step, extra={"error": repr(exc)})
+    except Exception:  # a bug must not end delivery
+        logger.exception("webhook %s failed unexpectedly; trying again", step)
+    return None
 
 
 async def _first_of(events: list[asyncio.Event], seconds: float) -> None:
