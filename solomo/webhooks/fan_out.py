@@ -12,12 +12,16 @@ only to endpoints with ``include_location``, and only while the member consents 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from solomo.webhooks.events import envelope, events_of, with_location
+
+logger = logging.getLogger(__name__)
 
 _TAKE_OUTBOX = """
 SELECT brand_id, id, kind, member_id, payload::text AS payload
@@ -63,7 +67,18 @@ async def fan_out(conn: asyncpg.Connection, limit: int = 500) -> int:
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
         for row in rows:
             payload: dict[str, Any] = json.loads(row["payload"])
-            for event in events_of(row["kind"], payload):
+            try:
+                events = list(events_of(row["kind"], payload))
+            except (KeyError, TypeError, msgspec.ValidationError):
+                # A row this code cannot read (a bug, or a newer writer) must not stop every row behind it: it is
+                # logged whole, as the dead letter, and consumed.
+                logger.exception(
+                    "webhook outbox row unreadable; dropped",
+                    extra={"brand_id": str(row["brand_id"]), "outbox_id": row["id"], "kind": row["kind"],
+                           "payload": row["payload"]},
+                )  # fmt: skip
+                continue
+            for event in events:
                 for endpoint in endpoints.get(row["brand_id"], ()):
                     if endpoint["event_types"] is not None and event.type not in endpoint["event_types"]:
                         continue

@@ -71,11 +71,14 @@ UPDATE webhook_messages m
 RETURNING m.brand_id, m.id, m.endpoint_id, m.payload::text AS body, m.attempts, m.claimed_until,
           e.url, e.secret, e.previous_secret, e.previous_secret_until
 """
+# The message may have been deleted meanwhile (its endpoint deleted, or the member erased): the attempt is then
+# not recorded. FOR KEY SHARE makes the check hold until commit, so a delete cannot slip in between the check and
+# the foreign key's own check (which would fail the whole record).
 _INSERT_ATTEMPT = """
 INSERT INTO webhook_attempts (brand_id, message_id, endpoint_id, status_code, latency_ms, response_excerpt, error,
                               delivered)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8
- WHERE EXISTS (SELECT 1 FROM webhook_messages WHERE brand_id = $1 AND id = $2)
+ WHERE EXISTS (SELECT 1 FROM webhook_messages WHERE brand_id = $1 AND id = $2 FOR KEY SHARE)
 """
 #: $4: 'delivered', 'failed' or 'pending'; $5: seconds until the next attempt (pending only).
 _UPDATE_MESSAGE = """

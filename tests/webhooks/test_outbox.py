@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -18,15 +17,6 @@ from tests.conftest import BrandContext
 from tests.coupon_helpers import open_shop, scalar
 from tests.scenes import PARIS, offset
 from tests.test_offer_eligibility import visit
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 async def endpoint(
@@ -224,3 +214,19 @@ async def test_void_and_member_events(brand: BrandContext, conn: asyncpg.Connect
     after = await messages(conn, brand)
     assert [m["event_type"] for m in after] == ["coupon.voided", "member.erased"]
     assert after[-1]["payload"]["data"]["member_id"] == newcomer["id"]
+
+
+async def test_an_unreadable_outbox_row_is_logged_and_does_not_hold_up_the_rest(
+    brand: BrandContext, conn: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    await endpoint(brand)
+    async with brand.sessions() as session, session.begin():
+        await session.execute(
+            text("INSERT INTO webhook_outbox (brand_id, kind, payload) VALUES (:b, 'claim', '{\"coupon\": {}}')"),
+            {"b": brand.id},
+        )
+    await brand.member("after the bad row")
+    sent = await messages(conn, brand)
+    assert [m["event_type"] for m in sent] == ["member.created"]
+    assert await outbox(brand) == []
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
