@@ -355,18 +355,25 @@ def maintenance_group() -> None:
     pass
 
 
-@maintenance_group.command("purge", help="Coarsen raw check-in coordinates older than each brand's retention days.")
+@maintenance_group.command(
+    "purge",
+    help="Coarsen raw check-in coordinates older than each brand's retention days; drop expired idempotency keys"
+    " and finished webhook messages past their keeping time.",
+)
 @click.option("--batch", default=5000, show_default=True, help="Rows per short transaction.")
 @click.option(
     "--delete", "delete_coordinates", is_flag=True, help="Delete coordinates instead of keeping a ~1 km grid."
 )
 def maintenance_purge(app: Litestar, batch: int, delete_coordinates: bool) -> None:
     from solomo.checkins.retention import purge
+    from solomo.webhooks.retention import KEEP_DAYS, purge_old_messages
 
     report = _with_engine(app, lambda engine: purge(engine, batch=batch, keep_coarse=not delete_coordinates))
     verb = "deleted" if delete_coordinates else "coarsened"
     click.echo(f"{verb} the coordinates of {report.coarsened} check-ins")
     click.echo(f"removed {report.expired_keys} expired idempotency keys")
+    messages = _with_engine(app, lambda engine: purge_old_messages(engine, batch=batch))
+    click.echo(f"removed {messages} webhook messages done more than {KEEP_DAYS} days ago (or the brand's retention)")
 
 
 @maintenance_group.command("partitions", help="Create monthly check-in partitions ahead of time.")

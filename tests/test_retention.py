@@ -70,6 +70,7 @@ async def test_purge_coarsens_old_coordinates_and_keeps_matches_and_flags(
     done = await run_solomo_async(database_url, "maintenance", "purge", "--delete")
     assert done.returncode == 0, done.stderr
     assert "deleted the coordinates of" in done.stdout
+    assert "webhook messages done more than 30 days ago" in done.stdout
 
 
 async def test_partitions_are_created_ahead_and_used(brand: BrandContext, engine: AsyncEngine) -> None:
