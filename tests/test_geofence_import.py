@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from solomo.geo.crs import gcj02_to_wgs84
 from tests.cli import run_solomo_async
 from tests.conftest import BrandContext
-from tests.test_geofences import circle, square
+from tests.test_geofences import circle, metres, square
 
 
 def feature(geometry: dict[str, Any] | None, **properties: Any) -> dict[str, Any]:
@@ -78,6 +79,51 @@ async def test_mixed_file_imports_nothing_and_names_every_bad_feature(brand: Bra
     ]
     assert "6 of 7 features" in problem["detail"]
     assert await _count(brand) == 0
+
+
+async def test_import_and_export_in_gcj02_round_trip(brand: BrandContext) -> None:
+    """A file drawn on AMap (GCJ-02) goes in with crs=gcj02 and comes back out the same with crs=gcj02: stored, and
+    exported by default, in WGS-84. A bad vertex is named as it was sent."""
+    await brand.store(121.4737, 31.2304, external_ref="SH-1")
+    door, mall = (121.4782, 31.2285), square(121.4800, 31.2300, 0.001)
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(circle(*door), store_external_ref="SH-1", radius_m=60, name="door"),
+            feature(mall, store_external_ref="SH-1", name="mall"),
+        ],
+    }
+    answer = await brand.client.post(
+        "/v1/geofences/import", params={"crs": "gcj02"}, json=collection, headers=brand.admin
+    )
+    assert answer.status_code == 201, answer.text
+
+    async def exported(**params: str) -> dict[str, Any]:
+        listed = await brand.client.get("/v1/geofences", params=params, headers=brand.admin)
+        return {f["properties"]["name"]: f for f in listed.json()["features"]}
+
+    in_gcj = await exported(crs="gcj02")
+    assert metres(in_gcj["door"]["geometry"]["coordinates"], door) < 0.5
+    assert in_gcj["door"]["properties"]["radius_m"] == 60.0
+    for got, sent in zip(in_gcj["mall"]["geometry"]["coordinates"][0], mall["coordinates"][0], strict=True):
+        assert metres(got, sent) < 0.5
+    in_wgs = await exported()
+    assert metres(in_wgs["door"]["geometry"]["coordinates"], gcj02_to_wgs84(*door)) < 0.5
+
+    hole = [[121.4795, 31.2295], [121.4805, 95.0], [121.4805, 31.2305], [121.4795, 31.2295]]
+    holed = {"type": "Polygon", "coordinates": [*mall["coordinates"], hole]}
+    refused = await brand.client.post(
+        "/v1/geofences/import",
+        params={"crs": "gcj02"},
+        json={"type": "FeatureCollection", "features": [feature(holed, store_external_ref="SH-1")]},
+        headers=brand.admin,
+    )
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["field"], error["message"]) == (
+        "features[0].geometry.coordinates[1][1]",
+        "latitude 95 is out of range [-90, 90]",
+    )
 
 
 async def test_manager_imports_only_into_its_stores(brand: BrandContext) -> None:

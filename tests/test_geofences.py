@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from pyproj import Geod
+from sqlalchemy import text
 
+from solomo.geo.crs import bd09_to_gcj02, bd09_to_wgs84, wgs84_to_gcj02
 from tests.conftest import BrandContext
 
 GEOD = Geod(ellps="WGS84")
@@ -319,3 +323,128 @@ async def test_listing_is_paginated(brand: BrandContext) -> None:
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 5
+
+
+# Fences in GCJ-02 or BD-09 (crs): converted before they are checked and stored, answered in the crs asked for
+
+TIANANMEN_BD09 = (116.404, 39.915)  # where Baidu's map API examples centre on Tiananmen
+
+
+def metres(a: Sequence[float], b: Sequence[float]) -> float:
+    return float(GEOD.inv(a[0], a[1], b[0], b[1])[2])
+
+
+async def _stored_geometry(brand: BrandContext, fence_id: str) -> dict[str, Any]:
+    async with brand.sessions() as session:
+        stored = await session.scalar(
+            text(
+                "SELECT ST_AsGeoJSON(CASE WHEN kind = 'circle' THEN center ELSE geom END, 9) FROM geofences"
+                " WHERE id = :id"
+            ),
+            {"id": fence_id},
+        )
+    geometry: dict[str, Any] = json.loads(stored)
+    return geometry
+
+
+async def test_fence_in_bd09_is_stored_in_wgs84_and_read_back_in_bd09(brand: BrandContext) -> None:
+    store = await brand.store(*bd09_to_wgs84(*TIANANMEN_BD09))
+    sent = square(*TIANANMEN_BD09, 0.002)
+    ring = sent["coordinates"][0]
+    answer = await brand.client.post(
+        f"/v1/stores/{store['id']}/geofences", params={"crs": "bd09"}, json={"name": "square", "geometry": sent},
+        headers=brand.admin,
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    fence = answer.json()
+    returned = fence["geometry"]["coordinates"][0]
+    assert len(returned) == len(ring)
+    assert returned[0] == returned[-1]
+    assert all(metres(got, want) < 0.5 for got, want in zip(returned, ring, strict=True))
+
+    stored = (await _stored_geometry(brand, fence["id"]))["coordinates"][0]
+    wgs = [list(bd09_to_wgs84(*position)) for position in ring]
+    assert all(metres(got, want) < 0.5 for got, want in zip(stored, wgs, strict=True))
+    assert all(metres(got, want) > 500 for got, want in zip(stored, ring, strict=True))  # not the BD-09 numbers
+    assert fence["properties"]["area_m2"] == pytest.approx(ring_area_m2(wgs), rel=1e-6)  # measured on the ground
+
+    url = f"/v1/geofences/{fence['id']}"
+    as_wgs = (await brand.client.get(url, headers=brand.admin)).json()["geometry"]["coordinates"][0]
+    assert all(metres(got, want) < 0.01 for got, want in zip(as_wgs, stored, strict=True))
+    as_gcj = (await brand.client.get(url, params={"crs": "gcj02"}, headers=brand.admin)).json()
+    assert metres(as_gcj["geometry"]["coordinates"][0][0], bd09_to_gcj02(*ring[0])) < 0.5
+
+
+async def test_circle_in_bd09_keeps_its_radius_and_its_centre_when_only_the_radius_changes(brand: BrandContext) -> None:
+    store = await brand.store(*bd09_to_wgs84(*TIANANMEN_BD09))
+    created = await brand.client.post(
+        f"/v1/stores/{store['id']}/geofences", params={"crs": "bd09"},
+        json={"name": "gate", "geometry": circle(*TIANANMEN_BD09), "radius_m": 120}, headers=brand.admin,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    fence = created.json()
+    assert fence["properties"]["radius_m"] == 120.0
+    assert metres(fence["geometry"]["coordinates"], TIANANMEN_BD09) < 0.5
+    centre = (await _stored_geometry(brand, fence["id"]))["coordinates"]
+    assert metres(centre, bd09_to_wgs84(*TIANANMEN_BD09)) < 0.5
+
+    url = f"/v1/geofences/{fence['id']}"
+    wider = await brand.client.patch(url, params={"crs": "bd09"}, json={"radius_m": 200}, headers=brand.admin)
+    assert wider.status_code == 200, wider.text
+    assert wider.json()["properties"]["radius_m"] == 200.0
+    assert (await _stored_geometry(brand, fence["id"]))["coordinates"] == centre  # the stored centre, not re-converted
+    assert metres(wider.json()["geometry"]["coordinates"], TIANANMEN_BD09) < 0.5
+
+    east = (TIANANMEN_BD09[0] + 0.01, TIANANMEN_BD09[1])
+    moved = await brand.client.patch(url, params={"crs": "bd09"}, json={"geometry": circle(*east)}, headers=brand.admin)
+    assert moved.status_code == 200, moved.text
+    assert metres((await _stored_geometry(brand, fence["id"]))["coordinates"], bd09_to_wgs84(*east)) < 0.5
+
+
+async def test_bbox_in_gcj02(brand: BrandContext) -> None:
+    """A map's view in AMap is a GCJ-02 box: the fences in it are found, and drawn in GCJ-02."""
+    centre = (121.4737, 31.2304)
+    store = await brand.store(*centre)
+    fence = (await _create(brand, store["id"], {"name": "sq", "geometry": square(*centre, 0.001)})).json()
+    lon, lat = wgs84_to_gcj02(*centre)
+    view = f"{lon - 0.0015},{lat - 0.0015},{lon + 0.0015},{lat + 0.0015}"  # tight round the GCJ-02 square
+    found = await brand.client.get("/v1/geofences", params={"bbox": view, "crs": "gcj02"}, headers=brand.admin)
+    assert found.status_code == 200, found.text
+    [feature] = found.json()["features"]
+    assert feature["id"] == fence["id"]
+    ring = fence["geometry"]["coordinates"][0]
+    assert all(
+        metres(got, wgs84_to_gcj02(*want)) < 0.5
+        for got, want in zip(feature["geometry"]["coordinates"][0], ring, strict=True)
+    )
+    misread = await brand.client.get("/v1/geofences", params={"bbox": view}, headers=brand.admin)
+    assert misread.json()["features"] == []  # the same numbers as WGS-84 are 500 m off
+
+
+async def test_bow_tie_in_gcj02_is_422_naming_the_ring_and_the_crossing_as_drawn(brand: BrandContext) -> None:
+    store = await brand.store(121.4737, 31.2304)
+    bow_tie = [[121.47, 31.23], [121.48, 31.24], [121.48, 31.23], [121.47, 31.24], [121.47, 31.23]]
+    answer = await brand.client.post(
+        f"/v1/stores/{store['id']}/geofences", params={"crs": "gcj02"},
+        json={"name": "bt", "geometry": {"type": "Polygon", "coordinates": [bow_tie]}}, headers=brand.admin,
+    )  # fmt: skip
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert error["field"] == "geometry.coordinates[0]"
+    assert error["message"] == "self-intersection at lon 121.475000, lat 31.235000"
+
+
+async def test_unknown_crs_is_422_on_fence_routes(brand: BrandContext) -> None:
+    store = await brand.store()
+    body = {"name": "c", "geometry": circle(2.35, 48.85), "radius_m": 100}
+    fence = (await _create(brand, store["id"], body)).json()
+    for method, url, json_body in (
+        ("POST", f"/v1/stores/{store['id']}/geofences", body),
+        ("GET", "/v1/geofences", None),
+        ("GET", f"/v1/geofences/{fence['id']}", None),
+        ("PATCH", f"/v1/geofences/{fence['id']}", {"name": "d"}),
+        ("POST", "/v1/geofences/import", {"type": "FeatureCollection", "features": []}),
+    ):
+        answer = await brand.client.request(method, url, params={"crs": "WGS84"}, json=json_body, headers=brand.admin)
+        assert answer.status_code == 422, (url, answer.text)
+        assert [e["field"] for e in answer.json()["errors"]] == ["crs"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from geopy.distance import geodesic
 from sqlalchemy import text
 
+from solomo.geo.crs import bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84
 from tests.conftest import BrandContext
 
 PARIS = (2.3522, 48.8566)
@@ -289,3 +291,86 @@ async def test_store_lists_page_newest_first(brand: BrandContext) -> None:
         if cursor is None:
             break
     assert seen == made[::-1]
+
+
+# Coordinates in GCJ-02 or BD-09 (crs)
+
+
+def metres(a: Sequence[float], b: Sequence[float]) -> float:
+    return float(geodesic((a[1], a[0]), (b[1], b[0])).meters)
+
+
+async def _stored_location(brand: BrandContext, store_id: str) -> tuple[float, float]:
+    async with brand.sessions() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT ST_X(location::geometry) AS lon, ST_Y(location::geometry) AS lat FROM stores WHERE id = :id"
+                ),
+                {"id": store_id},
+            )
+        ).one()
+    return row.lon, row.lat
+
+
+async def test_store_in_gcj02_is_stored_in_wgs84_and_read_back_in_gcj02(brand: BrandContext) -> None:
+    client, admin = brand.client, brand.admin
+    bund = (121.4948, 31.2381)  # as AMap shows the Bund: GCJ-02
+    created = await client.post(
+        "/v1/stores",
+        params={"crs": "gcj02"},
+        json={"name": "Bund", "timezone": "Asia/Shanghai", "location": {"type": "Point", "coordinates": list(bund)}},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    store = created.json()
+    assert metres(store["location"]["coordinates"], bund) < 0.5  # answered in the crs asked for
+
+    stored = await _stored_location(brand, store["id"])
+    assert metres(stored, gcj02_to_wgs84(*bund)) < 0.5
+    assert metres(stored, bund) > 300  # not the GCJ-02 numbers
+    url = f"/v1/stores/{store['id']}"
+    assert metres((await client.get(url, headers=admin)).json()["location"]["coordinates"], stored) < 0.01
+    read = await client.get(url, params={"crs": "gcj02"}, headers=admin)
+    assert metres(read.json()["location"]["coordinates"], bund) < 0.5
+    in_baidu = await client.get(url, params={"crs": "bd09"}, headers=admin)
+    assert metres(in_baidu.json()["location"]["coordinates"], gcj02_to_bd09(*bund)) < 0.5
+    listed = await client.get("/v1/stores", params={"crs": "gcj02"}, headers=admin)
+    assert metres(listed.json()["items"][0]["location"]["coordinates"], bund) < 0.5
+
+    nearby = await _nearby(brand, *bund, crs="gcj02", radius_m=100)  # the point in GCJ-02 too
+    assert [item["store"]["id"] for item in nearby] == [store["id"]]
+    assert nearby[0]["distance_m"] < 0.5
+    assert metres(nearby[0]["store"]["location"]["coordinates"], bund) < 0.5
+    assert await _nearby(brand, *bund, radius_m=100) == []  # the same numbers as WGS-84 are 500 m away
+
+    moved = (121.5010, 31.2450)  # Baidu's numbers for a place nearby
+    patched = await client.patch(
+        url, params={"crs": "bd09"}, json={"location": {"type": "Point", "coordinates": list(moved)}}, headers=admin
+    )
+    assert patched.status_code == 200, patched.text
+    assert metres(patched.json()["location"]["coordinates"], moved) < 0.5
+    assert metres(await _stored_location(brand, store["id"]), bd09_to_wgs84(*moved)) < 0.5
+
+
+async def test_crs_changes_nothing_outside_china(brand: BrandContext) -> None:
+    store = await brand.client.post(
+        "/v1/stores",
+        params={"crs": "gcj02"},
+        json={"name": "Louvre", "timezone": "Europe/Paris", "location": {"type": "Point", "coordinates": list(PARIS)}},
+        headers=brand.admin,
+    )
+    assert store.json()["location"]["coordinates"] == list(PARIS)
+    assert await _stored_location(brand, store.json()["id"]) == pytest.approx(PARIS, abs=1e-12)
+
+
+async def test_unknown_crs_is_422_naming_it(brand: BrandContext) -> None:
+    store = await brand.store()
+    for method, url in (
+        ("GET", f"/v1/stores/{store['id']}"),
+        ("GET", "/v1/stores"),
+        ("PATCH", f"/v1/stores/{store['id']}"),
+    ):
+        answer = await brand.client.request(method, url, params={"crs": "bogus"}, json={}, headers=brand.admin)
+        assert answer.status_code == 422, (url, answer.text)
+        assert answer.json()["errors"] == [{"field": "crs", "message": "Invalid enum value 'bogus'", "source": "query"}]

@@ -45,7 +45,7 @@ _EE: Final = 0.00669342162296594323
 _X_PI: Final = math.pi * 3000.0 / 180.0
 _MIN_LON, _MAX_LON, _MIN_LAT, _MAX_LAT = 72.004, 137.8347, 0.8293, 55.8271
 #: The inverses stop once the forward formula misses by less than this (about 1 mm); the last correction still
-#: applies, leaving about 0.01 mm: far below the 0.5 m the API promises.
+#: applies, leaving hundredths of a millimetre: far below the 0.5 m the API promises.
 _TOLERANCE_DEG: Final = 1e-8
 #: Three steps reach the tolerance across China; a bound, so that no input can loop.
 _MAX_STEPS: Final = 10

@@ -14,7 +14,10 @@ import msgspec
 Position = Annotated[
     list[float],
     msgspec.Meta(
-        description="[longitude, latitude] in WGS84 degrees; an altitude, if given, is ignored.",
+        description=(
+            "[longitude, latitude] in degrees, in the request's `crs` (WGS 84 by default); an altitude, if given, is "
+            "ignored."
+        ),
         examples=[[2.3522, 48.8566]],
     ),
 ]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.auth.guards import MANAGERS, STAFF
 from solomo.auth.middleware import principal_of
+from solomo.coordinates import CrsQuery, answer_in
 from solomo.geo.geojson import FeatureCollection
 from solomo.geofences.schemas import GeofenceCollection, GeofenceCreate, GeofenceFeature, GeofencePatch, ImportResult
 from solomo.geofences.service import GeofenceService
@@ -35,8 +36,9 @@ class StoreGeofenceController(Controller):
         db_session: NamedDependency[AsyncSession],
         store_id: FromPath[uuid.UUID],
         data: JSONBody[GeofenceCreate],
+        crs: CrsQuery = "wgs84",
     ) -> GeofenceFeature:
-        return await GeofenceService(db_session, principal_of(request)).create(store_id, data)
+        return answer_in(crs, await GeofenceService(db_session, principal_of(request)).create(store_id, data, crs=crs))
 
 
 class GeofenceController(Controller):
@@ -51,7 +53,10 @@ class GeofenceController(Controller):
         bbox: Annotated[
             str | None,
             Parameter(
-                description="minlon,minlat,maxlon,maxlat (WGS 84); minlon > maxlon crosses the antimeridian.",
+                description=(
+                    "minlon,minlat,maxlon,maxlat, in the `crs` (WGS 84 by default); minlon > maxlon crosses the "
+                    "antimeridian."
+                ),
                 max_length=200,
             ),
         ] = None,
@@ -59,9 +64,11 @@ class GeofenceController(Controller):
         active: Annotated[bool | None, Parameter(description="Only active (or inactive) fences.")] = None,
         limit: Limit = 100,
         cursor: Cursor = None,
+        crs: CrsQuery = "wgs84",
     ) -> GeofenceCollection:
         service = GeofenceService(db_session, principal_of(request))
-        return await service.page(bbox=bbox, store_id=store_id, active=active, limit=limit, cursor=cursor)
+        page = await service.page(bbox=bbox, store_id=store_id, active=active, limit=limit, cursor=cursor, crs=crs)
+        return answer_in(crs, page)
 
     @post(
         "/import",
@@ -70,8 +77,8 @@ class GeofenceController(Controller):
         summary="Import a FeatureCollection of fences, all or nothing",
         description=(
             "Each feature names its store in `properties.store_id` or `properties.store_external_ref`; a circle is "
-            "a Point with `properties.radius_m`. Any bad feature rejects the whole file with a 422 listing every "
-            "bad feature as `features[i]…`."
+            "a Point with `properties.radius_m`. Coordinates are in the `crs` (WGS 84 by default). Any bad feature "
+            "rejects the whole file with a 422 listing every bad feature as `features[i]…`."
         ),
         opt=problems({403: ["store_out_of_scope"], 409: ["store_archived"]}),
     )
@@ -80,8 +87,9 @@ class GeofenceController(Controller):
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[FeatureCollection],
+        crs: CrsQuery = "wgs84",
     ) -> ImportResult:
-        return await GeofenceService(db_session, principal_of(request)).import_collection(data)
+        return await GeofenceService(db_session, principal_of(request)).import_collection(data, crs=crs)
 
     @get("/{geofence_id:uuid}", guards=[STAFF], summary="One geofence as a GeoJSON Feature")
     async def get_geofence(
@@ -89,8 +97,9 @@ class GeofenceController(Controller):
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         geofence_id: FromPath[uuid.UUID],
+        crs: CrsQuery = "wgs84",
     ) -> GeofenceFeature:
-        return await GeofenceService(db_session, principal_of(request)).get(geofence_id)
+        return answer_in(crs, await GeofenceService(db_session, principal_of(request)).get(geofence_id))
 
     @patch(
         "/{geofence_id:uuid}",
@@ -104,8 +113,10 @@ class GeofenceController(Controller):
         db_session: NamedDependency[AsyncSession],
         geofence_id: FromPath[uuid.UUID],
         data: JSONBody[GeofencePatch],
+        crs: CrsQuery = "wgs84",
     ) -> GeofenceFeature:
-        return await GeofenceService(db_session, principal_of(request)).update(geofence_id, data)
+        service = GeofenceService(db_session, principal_of(request))
+        return answer_in(crs, await service.update(geofence_id, data, crs=crs))
 
     @delete(
         "/{geofence_id:uuid}",

@@ -16,6 +16,7 @@ from solomo.brands.service import BrandService
 from solomo.db.sql import uuids
 from solomo.errors import ApiError, FieldError, forbidden, invalid, invalid_many, not_found
 from solomo.geo.bbox import parse_bbox
+from solomo.geo.crs import WGS84_CRS, Crs
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Feature, FeatureCollection, Geometry, Point
 from solomo.geofences.fences import PreparedFence, prepare_fence
@@ -135,9 +136,9 @@ class GeofenceService:
     async def get(self, fence_id: uuid.UUID) -> GeofenceFeature:
         return feature_of(await self._row(fence_id))
 
-    async def create(self, store_id: uuid.UUID, data: GeofenceCreate) -> GeofenceFeature:
+    async def create(self, store_id: uuid.UUID, data: GeofenceCreate, *, crs: Crs = WGS84_CRS) -> GeofenceFeature:
         await self.stores.require(store_id, writable=True)
-        fence = prepare_fence(data.geometry, data.radius_m, area_cap_km2=await self._area_cap_km2())
+        fence = prepare_fence(data.geometry, data.radius_m, area_cap_km2=await self._area_cap_km2(), crs=crs)
         params = {
             "brand_id": self.brand_id,
             "store_id": store_id,
@@ -147,7 +148,7 @@ class GeofenceService:
         } | _fence_params(fence)
         return feature_of((await self.session.execute(_INSERT, params)).one())
 
-    async def update(self, fence_id: uuid.UUID, patch: GeofencePatch) -> GeofenceFeature:
+    async def update(self, fence_id: uuid.UUID, patch: GeofencePatch, *, crs: Crs = WGS84_CRS) -> GeofenceFeature:
         row = await self._row(fence_id)
         await self.stores.require(row.store_id, writable=True)
         changes = patch.changes()
@@ -155,18 +156,19 @@ class GeofenceService:
         sets = [f"{c} = :{c}" for c in ("name", "dwell_seconds", "active") if c in changes]
         params |= {c: changes[c] for c in ("name", "dwell_seconds", "active") if c in changes}
         if "geometry" in changes or "radius_m" in changes:
-            geometry: Geometry = (
-                patch.geometry
-                if not isinstance(patch.geometry, msgspec.UnsetType)
-                else _GEOMETRY.decode(row.geometry_json)
-            )
+            # The patch's geometry is in the caller's crs; the stored one, kept when only the radius changes, is WGS-84.
+            geometry: Geometry
+            if not isinstance(patch.geometry, msgspec.UnsetType):
+                geometry, geometry_crs = patch.geometry, crs
+            else:
+                geometry, geometry_crs = _GEOMETRY.decode(row.geometry_json), WGS84_CRS
             radius: float | None
             if not isinstance(patch.radius_m, msgspec.UnsetType):
                 radius = patch.radius_m
             else:
                 # Keep the radius when a circle moves; drop it when a circle becomes a polygon.
                 radius = row.radius_m if isinstance(geometry, Point) else None
-            fence = prepare_fence(geometry, radius, area_cap_km2=await self._area_cap_km2())
+            fence = prepare_fence(geometry, radius, area_cap_km2=await self._area_cap_km2(), crs=geometry_crs)
             params |= _fence_params(fence)
             sets += [
                 "kind = :kind",
@@ -200,12 +202,14 @@ class GeofenceService:
         active: bool | None,
         limit: int,
         cursor: str | None,
+        crs: Crs = WGS84_CRS,
     ) -> GeofenceCollection:
+        """A page of fences, in WGS-84; ``bbox`` is given in ``crs``."""
         clauses = ["g.brand_id = :brand_id"]
         params: dict[str, Any] = {"brand_id": self.brand_id, "limit": limit + 1}
         if bbox is not None:
             try:
-                boxes = parse_bbox(bbox)
+                boxes = parse_bbox(bbox, crs=crs)
             except GeometryError as exc:
                 raise invalid("bbox", exc.message, source="query") from exc
             # Planar `&&` on lon/lat, matching the (geom::geometry) expression index; a box across the
@@ -242,10 +246,12 @@ class GeofenceService:
         self,
         collection: FeatureCollection,
         *,
+        crs: Crs = WGS84_CRS,
         progress: Callable[[int], None] | None = None,
         batch_size: int = 500,
     ) -> ImportResult:
-        """All or nothing: every feature is checked first; any bad one rejects the whole file, naming each."""
+        """All or nothing: every feature is checked first; any bad one rejects the whole file, naming each. The
+        features' geometries are in ``crs``."""
         features = collection.features
         if not features:
             raise invalid("features", "the collection has no features")
@@ -285,6 +291,7 @@ class GeofenceService:
                     feature.geometry,
                     p.radius_m,
                     area_cap_km2=cap,
+                    crs=crs,
                     geometry_field=f"{where}.geometry",
                     radius_field=f"{where}.properties.radius_m",
                 )

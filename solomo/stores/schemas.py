@@ -18,7 +18,7 @@ ExternalRef = Annotated[str, msgspec.Meta(min_length=1, max_length=100, descript
 
 
 class StoreCreate(Input):
-    """A store; ``location`` is a GeoJSON Point, [lon, lat] in WGS 84."""
+    """A store; ``location`` is a GeoJSON Point, [lon, lat] in the `crs` (WGS 84 by default)."""
 
     name: StoreName
     location: Point

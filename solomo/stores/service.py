@@ -19,6 +19,7 @@ from solomo.checkins.service import CheckinService
 from solomo.coupons.lifecycle import store_has_redemptions
 from solomo.db.sql import uuids
 from solomo.errors import ApiError, FieldError, forbidden, invalid_geometry, not_found
+from solomo.geo.crs import WGS84_CRS, Crs
 from solomo.geo.errors import GeometryError
 from solomo.geo.geojson import Point
 from solomo.geo.validate import validate_point
@@ -88,9 +89,10 @@ def store_out(row: Row[Any]) -> StoreOut:
     )
 
 
-def _lon_lat(point: Point, field: str) -> tuple[float, float]:
+def _lon_lat(point: Point, field: str, crs: Crs = WGS84_CRS) -> tuple[float, float]:
+    """A point given in ``crs``, checked, in WGS-84 (what is stored and searched)."""
     try:
-        shape = validate_point(point)
+        shape = validate_point(point, crs=crs)
     except GeometryError as exc:
         raise invalid_geometry(field, exc) from exc
     return float(shape.x), float(shape.y)
@@ -191,8 +193,8 @@ class StoreService:
         return {r.external_ref: r.id for r in rows}
 
     # -- writes -----------------------------------------------------------------------------
-    async def create(self, data: StoreCreate) -> StoreOut:
-        lon, lat = _lon_lat(data.location, "location")
+    async def create(self, data: StoreCreate, *, crs: Crs = WGS84_CRS) -> StoreOut:
+        lon, lat = _lon_lat(data.location, "location", crs)
         check_timezone(data.timezone)
         row = (
             await self.session.execute(
@@ -213,7 +215,7 @@ class StoreService:
             raise _ref_taken(data.external_ref)
         return store_out(row)
 
-    async def update(self, store_id: uuid.UUID, patch: StorePatch) -> StoreOut:
+    async def update(self, store_id: uuid.UUID, patch: StorePatch, *, crs: Crs = WGS84_CRS) -> StoreOut:
         await self.require(store_id, writable=True)
         changes = patch.changes()
         sets: list[str] = []
@@ -228,7 +230,7 @@ class StoreService:
             sets.append("tags = :tags")
             params["tags"] = sorted(set(patch.tags))
         if isinstance(patch.location, Point):
-            params["lon"], params["lat"] = _lon_lat(patch.location, "location")
+            params["lon"], params["lat"] = _lon_lat(patch.location, "location", crs)
             sets.append(f"location = {_POINT}")
         if not sets:
             return await self.get(store_id)
