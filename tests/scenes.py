@@ -41,14 +41,17 @@ class Scene:
         fence: dict[str, Any] = answer.json()
         return fence
 
-    async def checkin(self, lon: float, lat: float, *, accuracy: float = 5, after_s: float = 60, **extra: Any) -> Any:
+    async def checkin(
+        self, lon: float, lat: float, *, accuracy: float = 5, after_s: float = 60, crs: str | None = None, **extra: Any
+    ) -> Any:
         self.clock += timedelta(seconds=after_s)
         body = {
             "location": {"type": "Point", "coordinates": [lon, lat]},
             "accuracy_m": accuracy,
             "recorded_at": self.clock.isoformat(),
         } | extra
-        return await self.brand.client.post("/v1/checkins", json=body, headers=self.headers)
+        params = {"crs": crs} if crs is not None else None
+        return await self.brand.client.post("/v1/checkins", json=body, headers=self.headers, params=params)
 
     async def ok(self, lon: float, lat: float, **kwargs: Any) -> dict[str, Any]:
         answer = await self.checkin(lon, lat, **kwargs)

@@ -13,8 +13,12 @@ from geopy.distance import geodesic
 from litestar import Litestar
 from sqlalchemy import text
 
+from solomo.geo.crs import from_wgs84, wgs84_to_gcj02
 from tests.conftest import BrandContext
 from tests.scenes import PARIS, Scene, make_scene, offset, statements_sent
+
+#: People's Square, Shanghai (WGS-84): GCJ-02 puts it about 500 m away, BD-09 another kilometre.
+PEOPLES_SQUARE = (121.4737, 31.2304)
 
 
 def square_ring(lon: float, lat: float, half_m: float) -> list[list[float]]:
@@ -233,6 +237,60 @@ async def test_idempotency_key(scene: Scene) -> None:
         assert busy.status_code == 409
         assert busy.json()["code"] == "idempotency_key_in_use"
         await session.rollback()
+
+
+async def test_a_gcj02_checkin_matches_the_fence_of_its_wgs84_twin(brand: BrandContext) -> None:
+    """An AMap or WeChat app sends GCJ-02: with crs=gcj02 it matches the fence its WGS-84 twin matches; read as
+    WGS-84 the same numbers are half a kilometre off and match nothing."""
+    scene = await make_scene(brand)
+    scene.store = await brand.store(*PEOPLES_SQUARE)
+    fence = await scene.fence({"geometry": {"type": "Point", "coordinates": list(PEOPLES_SQUARE)}, "radius_m": 80})
+    gcj = wgs84_to_gcj02(*PEOPLES_SQUARE)
+
+    assert events(await scene.ok(*PEOPLES_SQUARE)) == {fence["id"]: "enter"}  # the WGS-84 twin
+    misread = await scene.ok(*gcj)  # GCJ-02 numbers taken as WGS-84: outside (an exit)
+    assert misread["matches"] == []
+    assert misread["exits"] == [{"fence_id": fence["id"], "store_id": scene.store["id"]}]
+    assert events(await scene.ok(*gcj, crs="gcj02")) == {fence["id"]: "enter"}  # back inside
+    bd = from_wgs84("bd09", *PEOPLES_SQUARE)
+    assert events(await scene.ok(*bd, crs="bd09")) == {fence["id"]: None}  # Baidu's numbers: still inside
+
+    listed = await brand.client.get("/v1/members/me/checkins", headers=scene.headers)
+    assert [item["location"]["coordinates"] for item in listed.json()["items"]] == [
+        pytest.approx(list(PEOPLES_SQUARE), abs=1e-7),  # the BD-09 one, stored in WGS-84
+        pytest.approx(list(PEOPLES_SQUARE), abs=1e-7),
+        pytest.approx(list(gcj), abs=1e-12),  # the misread one, stored as sent
+        pytest.approx(list(PEOPLES_SQUARE), abs=1e-12),
+    ]
+    in_gcj = await brand.client.get("/v1/members/me/checkins", params={"crs": "gcj02"}, headers=scene.headers)
+    newest = in_gcj.json()["items"][0]
+    assert newest["location"]["coordinates"] == pytest.approx(list(gcj), abs=1e-8)
+    assert newest["coarse_location"] is None
+
+
+async def test_crs_is_part_of_what_an_idempotency_key_is_checked_against(scene: Scene) -> None:
+    body = {
+        "location": {"type": "Point", "coordinates": list(PEOPLES_SQUARE)},
+        "accuracy_m": 5,
+        "recorded_at": datetime.now(UTC).isoformat(),
+    }
+    headers = scene.headers | {"Idempotency-Key": "ci-crs"}
+    first = await scene.brand.client.post("/v1/checkins", json=body, headers=headers, params={"crs": "gcj02"})
+    assert first.status_code == 201, first.text
+    again = await scene.brand.client.post("/v1/checkins", json=body, headers=headers, params={"crs": "gcj02"})
+    assert again.headers["idempotent-replayed"] == "true"
+    # the same numbers in another crs are another place: another request
+    for other in ({}, {"crs": "bd09"}):
+        refused = await scene.brand.client.post("/v1/checkins", json=body, headers=headers, params=other)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "idempotency_key_reused"
+
+
+async def test_unknown_crs_is_422_and_stores_nothing(scene: Scene) -> None:
+    answer = await scene.checkin(*PEOPLES_SQUARE, crs="wgs-84")
+    assert answer.status_code == 422
+    assert [(e["field"], e["source"]) for e in answer.json()["errors"]] == [("crs", "query")]
+    assert await _stored(scene.brand, scene.member["id"]) == 0
 
 
 async def test_member_of_brand_b_never_matches_brand_a(brand: BrandContext, other_brand: BrandContext) -> None:

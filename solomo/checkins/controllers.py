@@ -14,6 +14,7 @@ from solomo.auth.middleware import principal_of
 from solomo.checkins.request import record_checkin
 from solomo.checkins.schemas import CheckinIn, CheckinPage, CheckinResult
 from solomo.checkins.service import CheckinService
+from solomo.coordinates import CrsQuery, answer_in
 from solomo.hot.callers import HOT_ROUTE, HotRoutes, member_token
 from solomo.idempotency import IdempotencyKeyHeader
 from solomo.members.service import MemberService
@@ -39,8 +40,9 @@ class CheckinController(Controller):
         hot: NamedDependency[HotRoutes],
         data: JSONBody[CheckinIn],
         idempotency_key: IdempotencyKeyHeader = None,
+        crs: CrsQuery = "wgs84",
     ) -> Response[CheckinResult]:
-        return await record_checkin(request, hot, data, idempotency_key)
+        return await record_checkin(request, hot, data, idempotency_key, crs)
 
     @get("/members/me/checkins", guards=[MEMBER], summary="The member's own check-ins, newest first")
     async def my_checkins(
@@ -49,10 +51,12 @@ class CheckinController(Controller):
         db_session: NamedDependency[AsyncSession],
         limit: Limit = 50,
         cursor: Cursor = None,
+        crs: CrsQuery = "wgs84",
     ) -> CheckinPage:
         principal = principal_of(request)
         assert principal.member_id is not None
-        return await CheckinService(db_session, principal).page(principal.member_id, limit=limit, cursor=cursor)
+        page = await CheckinService(db_session, principal).page(principal.member_id, limit=limit, cursor=cursor)
+        return answer_in(crs, page)
 
     @get("/members/{member_id:uuid}/checkins", guards=[ADMIN], summary="A member's check-ins, newest first")
     async def member_checkins(
@@ -62,7 +66,8 @@ class CheckinController(Controller):
         member_id: FromPath[uuid.UUID],
         limit: Limit = 50,
         cursor: Cursor = None,
+        crs: CrsQuery = "wgs84",
     ) -> CheckinPage:
         principal = principal_of(request)
         await MemberService(db_session, principal).get(member_id)  # 404 for unknown, merged or erased
-        return await CheckinService(db_session, principal).page(member_id, limit=limit, cursor=cursor)
+        return answer_in(crs, await CheckinService(db_session, principal).page(member_id, limit=limit, cursor=cursor))

@@ -34,12 +34,19 @@ class Envelope(msgspec.Struct, kw_only=True):
     response: str | None = None
 
 
-async def idempotency_of(request: Request[Any, Any, Any], key: str | None) -> tuple[str | None, bytes | None]:
-    """The key (a 400 when malformed) and the request's fingerprint, or (None, None) without a key."""
+async def idempotency_of(
+    request: Request[Any, Any, Any], key: str | None, *, variant: str = ""
+) -> tuple[str | None, bytes | None]:
+    """The key (a 400 when malformed) and the request's fingerprint, or (None, None) without a key.
+
+    ``variant`` is what else, beside the path and body, makes this request another one (a check-in's ``crs``): it is
+    fingerprinted with the path, and left empty for the default, so keys already stored keep matching.
+    """
     if key is None:
         return None, None
     check_key(key)
-    return key, fingerprint(request.url.path, await request.body())
+    path = f"{request.url.path}?{variant}" if variant else request.url.path
+    return key, fingerprint(path, await request.body())
 
 
 def settle(request: Request[Any, Any, Any], answer: Envelope, budget: Budget) -> str | None:

@@ -48,6 +48,12 @@ async def test_a_checkin_is_one_statement(brand: BrandContext, app: Litestar) ->
     await _replayed_in_one_statement(app, "solomo_checkin_request", send, first)
 
 
+async def test_a_checkin_in_gcj02_is_one_statement_too(brand: BrandContext, app: Litestar) -> None:
+    """The point is converted in Python before the statement: no round trip of its own."""
+    scene = await make_scene(brand)
+    await _one_statement(app, "solomo_checkin_request", lambda: scene.checkin(121.4737, 31.2304, crs="gcj02"))
+
+
 async def test_a_claim_is_one_statement(brand: BrandContext, app: Litestar) -> None:
     shop = await open_shop(brand, limits={"grants": "every_visit"})
     await _one_statement(app, "solomo_claim_request", shop.claim)
