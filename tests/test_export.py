@@ -6,12 +6,14 @@ import uuid
 
 import msgspec
 import pytest
+from sqlalchemy import text
 
+from solomo.geo.crs import gcj02_to_wgs84
 from solomo.members import export
 from solomo.members.schemas import MemberExport
 from tests.conftest import BrandContext
 from tests.coupon_helpers import open_shop, scalar
-from tests.scenes import PARIS, offset
+from tests.scenes import PARIS, make_scene, offset
 
 
 async def test_export_holds_every_kind_of_row(brand: BrandContext, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,6 +90,37 @@ async def test_export_holds_every_kind_of_row(brand: BrandContext, monkeypatch: 
     assert set(raw["idempotency_records"][0]) == {"method", "key", "status_code", "created_at"}
     assert not {"brand_id", "key_id"} & set(raw["redemptions"][0])
     assert not {"brand_id", "member_id"} & set(raw["checkins"][0])
+
+
+async def test_export_in_gcj02_converts_every_point(brand: BrandContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export, "PAGE", 2)  # three check-ins: two pages, each converted in one pass
+    scene = await make_scene(brand)
+    points = [offset(121.4737, 31.2304, 90, 200 * n) for n in range(3)]
+    for point in points:
+        assert (await scene.checkin(*point, crs="gcj02")).status_code == 201
+    async with brand.sessions() as session:  # the oldest one past retention: only its coarse point is left
+        await session.execute(
+            text(
+                "UPDATE checkins SET coarse_location = location, location = NULL"
+                " WHERE member_id = :m AND recorded_at = (SELECT min(recorded_at) FROM checkins WHERE member_id = :m)"
+            ),
+            {"m": scene.member["id"]},
+        )
+        await session.commit()
+    url = f"/v1/members/{scene.member['id']}/export"
+
+    answer = await brand.client.get(url, params={"crs": "gcj02"}, headers=brand.admin)
+    assert answer.status_code == 200, answer.text
+    checkins = msgspec.json.decode(answer.content, type=MemberExport).checkins
+    assert checkins[0].location is None
+    assert checkins[0].coarse_location is not None
+    assert checkins[0].coarse_location.coordinates == pytest.approx(list(points[0]), abs=1e-8)
+    assert [c.location.coordinates for c in checkins[1:] if c.location] == [
+        pytest.approx(list(point), abs=1e-8) for point in points[1:]
+    ]
+    in_wgs = msgspec.json.decode((await brand.client.get(url, headers=brand.admin)).content, type=MemberExport).checkins
+    assert in_wgs[1].location is not None
+    assert in_wgs[1].location.coordinates == pytest.approx(list(gcj02_to_wgs84(*points[1])), abs=1e-8)
 
 
 async def test_export_of_a_quiet_member_has_empty_histories(brand: BrandContext) -> None:

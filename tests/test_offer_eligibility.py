@@ -11,6 +11,7 @@ from litestar import Litestar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from solomo.geo.crs import wgs84_to_gcj02
 from tests.conftest import BrandContext
 from tests.scenes import PARIS, Scene, make_scene, offset, statements_sent
 from tests.test_offers_crud import campaign, offer_body
@@ -249,6 +250,26 @@ async def test_nearby_offers_are_for_browsing(scene: Scene) -> None:
     assert (
         await scene.brand.client.get("/v1/offers/nearby", params={"lon": 0, "lat": 0}, headers=scene.brand.admin)
     ).status_code == 403
+
+
+async def test_nearby_offers_take_the_point_in_gcj02(brand: BrandContext) -> None:
+    scene = await shop(brand)
+    scene.store = await brand.store(121.4737, 31.2304)  # People's Square, WGS-84
+    everywhere = await offer(scene, (await campaign(brand))["id"], title="everywhere")
+    lon, lat = wgs84_to_gcj02(121.4737, 31.2304)
+
+    async def nearby(**params: Any) -> list[dict[str, Any]]:
+        answer = await brand.client.get(
+            "/v1/offers/nearby", params={"lon": lon, "lat": lat, "radius_m": 100} | params, headers=scene.headers
+        )
+        assert answer.status_code == 200, answer.text
+        items: list[dict[str, Any]] = answer.json()["items"]
+        return items
+
+    [item] = await nearby(crs="gcj02")
+    assert (item["offer_id"], item["store_id"]) == (everywhere["id"], scene.store["id"])
+    assert item["distance_m"] < 0.5
+    assert await nearby() == []  # the GCJ-02 numbers read as WGS-84 are 500 m away
 
 
 async def test_a_checkin_that_grants_offers_still_takes_one_statement(scene: Scene, app: Litestar) -> None:

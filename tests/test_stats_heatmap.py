@@ -24,6 +24,8 @@ import shapely
 from pyproj import Geod, Transformer
 from sqlalchemy import text
 
+from solomo.geo.bbox import parse_bbox
+from solomo.geo.crs import wgs84_to_gcj02
 from tests.conftest import BrandContext
 
 GEOD = Geod(ellps="WGS84")
@@ -381,6 +383,7 @@ async def test_marketers_may_read_the_heatmap_and_managers_may_not(brand: BrandC
         ({"bbox": box(*PARIS), "from": "2025-02-01", "to": "2025-01-31"}, "to", "before"),
         ({"bbox": box(*PARIS), "from": "2024-01-01", "to": "2025-02-05"}, "to", "more than 400"),
         ({"bbox": box(*PARIS), "from": "2025-13-01"}, "from", ""),
+        ({"bbox": box(*PARIS), "crs": "mars"}, "crs", "Invalid enum value 'mars'"),
     ],
 )
 async def test_refusals_name_the_parameter(brand: BrandContext, params: dict[str, str], field: str, says: str) -> None:
@@ -390,6 +393,45 @@ async def test_refusals_name_the_parameter(brand: BrandContext, params: dict[str
     [error] = answer.json()["errors"]
     assert (error["field"], error["source"]) == (field, "query")
     assert says in error["message"]
+
+
+async def test_heatmap_in_gcj02(brand: BrandContext) -> None:
+    """Asked in GCJ-02 (a dashboard on AMap), the box is read in GCJ-02 and the same cells come back drawn in
+    GCJ-02: every vertex and CSV centre is its WGS-84 answer's, converted, and each holds its points as the map
+    shows them."""
+    lon, lat = 121.4737, 31.2304  # People's Square, WGS-84
+    grid = Grid(lat)
+    centre = grid.centre(*grid.cell_near(lon, lat))
+    a, b = await members(brand, 2)
+    spots = [grid.at(centre, 0, 0), grid.at(centre, 90, 2 * grid.apothem)]
+    await insert(brand, [Row(m, *spot) for spot in spots for m in (a, b)])
+    await set_k(brand, 2)
+
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    in_gcj = (await heatmap(brand, {"bbox": box(glon, glat), "crs": "gcj02"}))["features"]
+    # The grid's cell size follows the box's middle latitude: the same grid in WGS-84 is the converted box's.
+    [wgs_box] = parse_bbox(box(glon, glat), crs="gcj02")
+    in_wgs = (await heatmap(brand, {"bbox": ",".join(map(str, wgs_box))}))["features"]
+    assert len(in_gcj) == len(in_wgs) == 2
+    for wgs_cell, gcj_cell in zip(in_wgs, in_gcj, strict=True):
+        assert counts(gcj_cell) == counts(wgs_cell)
+        for wgs_vertex, gcj_vertex in zip(
+            wgs_cell["geometry"]["coordinates"][0], gcj_cell["geometry"]["coordinates"][0], strict=True
+        ):
+            assert gcj_vertex == pytest.approx(wgs84_to_gcj02(*wgs_vertex), abs=2e-6)  # both rounded to 6 decimals
+    for spot in spots:
+        assert sum(polygon(cell).contains(shapely.Point(wgs84_to_gcj02(*spot))) for cell in in_gcj) == 1
+
+    params = {"bbox": box(glon, glat), "crs": "gcj02"}
+    answer = await brand.client.get(URL, params=params, headers=brand.admin | {"Accept": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.reader(io.StringIO(answer.text)))[1:]
+    assert len(rows) == 2
+    for cell, (center_lon, center_lat, checkins, members_, wkt) in zip(in_gcj, rows, strict=True):
+        assert (int(checkins), int(members_)) == counts(cell)
+        assert shapely.from_wkt(wkt).equals_exact(polygon(cell), tolerance=1e-9)
+        assert wkt.startswith("POLYGON((121.")
+        assert shapely.Point(float(center_lon), float(center_lat)).within(polygon(cell))
 
 
 async def test_too_many_cells_says_how_many(brand: BrandContext) -> None:

@@ -16,6 +16,7 @@ from solomo.auth.guards import ADMIN, MEMBER, allow
 from solomo.auth.member_tokens import MemberTokenCodec
 from solomo.auth.middleware import principal_of
 from solomo.auth.principal import Role
+from solomo.coordinates import CrsQuery
 from solomo.members.schemas import (
     MemberExport,
     MemberOut,
@@ -161,9 +162,13 @@ class MemberController(Controller):
         opt=problems({404: ["member_merged", "member_erased"]}),
     )
     async def export_member(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], member_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        member_id: FromPath[uuid.UUID],
+        crs: CrsQuery = "wgs84",
     ) -> Stream:
-        return Stream(await _service(request, db_session).export(member_id), media_type=MediaType.JSON)
+        return Stream(await _service(request, db_session).export(member_id, crs=crs), media_type=MediaType.JSON)
 
     @post(
         "/{member_id:uuid}/social-accounts",

@@ -6,7 +6,8 @@ redemptions, first visits, idempotency records) follow as JSON arrays read in ke
 each row rendered as JSON by PostgreSQL, so a member with years of check-ins costs the same memory as one
 with a day's. Rows are exported whole (``to_jsonb`` of the row, less the tenant and member ids), so a column
 added later is exported without touching this file; coordinates come as GeoJSON, and raw ones only while the
-brand's retention keeps them (then ``location`` is null and ``coarse_location`` remains).
+brand's retention keeps them (then ``location`` is null and ``coarse_location`` remains). Asked for in GCJ-02 or
+BD-09 (``crs``), the rows that hold coordinates are decoded and their points converted, a page in one pass.
 
 All the pages are read in one REPEATABLE READ transaction of the request's own session, so the document is
 one snapshot; the stream closes the session when it ends.
@@ -23,6 +24,8 @@ import msgspec
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from solomo.coordinates import coordinates_in
+from solomo.geo.crs import WGS84_CRS, Crs
 from solomo.members.schemas import MemberExportHead
 
 #: Rows read per statement and sent per chunk.
@@ -140,13 +143,31 @@ HISTORIES: Final[list[tuple[str, TextClause]]] = [
 ]
 
 
+#: The histories whose rows hold GeoJSON geometries, and in which fields.
+GEOMETRY_FIELDS: Final[dict[str, tuple[str, ...]]] = {"checkins": ("location", "coarse_location")}
+
+
+def docs_in(crs: Crs, fields: tuple[str, ...], docs: list[str]) -> list[str]:
+    """Rows rendered as JSON by PostgreSQL (in WGS-84), their ``fields``' geometries given in ``crs``."""
+    if crs == WGS84_CRS or not fields:
+        return docs
+    rows = [msgspec.json.decode(doc) for doc in docs]
+    geometries = [row[field] for row in rows for field in fields if row.get(field)]
+    converted = coordinates_in(crs, [geometry["coordinates"] for geometry in geometries])
+    for geometry, coordinates in zip(geometries, converted, strict=True):
+        geometry["coordinates"] = coordinates
+    return [msgspec.json.encode(row).decode() for row in rows]
+
+
 async def stream_export(
     session: AsyncSession,
     brand_id: uuid.UUID,
     member_id: uuid.UUID,
     head: Callable[[], Awaitable[MemberExportHead]],
+    crs: Crs = WGS84_CRS,
 ) -> AsyncIterator[bytes]:
-    """The document, in chunks: ``head()`` (read in the snapshot), then each history as a JSON array."""
+    """The document, in chunks: ``head()`` (read in the snapshot), then each history as a JSON array, its
+    coordinates in ``crs``."""
     try:
         await session.commit()  # whatever the request did before, the export reads from a snapshot of its own
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
@@ -171,7 +192,8 @@ async def stream_export(
                     )
                 ).all()
                 if rows:
-                    yield separator + ",".join(row.doc for row in rows).encode()
+                    docs = docs_in(crs, GEOMETRY_FIELDS.get(name, ()), [row.doc for row in rows])
+                    yield separator + ",".join(docs).encode()
                     separator = b","
                 if len(rows) < PAGE:
                     break

@@ -21,6 +21,7 @@ from solomo.checkins.service import CheckinService
 from solomo.coupons.lifecycle import erase_member_coupons, export_member_coupons, merge_member_coupons
 from solomo.db.models import ConsentEvent, Member, RequestBudget, SocialAccount
 from solomo.errors import ApiError, conflict, invalid, not_found
+from solomo.geo.crs import WGS84_CRS, Crs
 from solomo.members.export import stream_export
 from solomo.members.referral_codes import new_referral_code, normalise
 from solomo.members.schemas import (
@@ -502,10 +503,11 @@ class MemberService:
         )
         return await self._render(survivor)
 
-    async def export(self, member_id: uuid.UUID) -> AsyncIterator[bytes]:
-        """A 404 now for a member that is not there; then the whole document, streamed (solomo/members/export.py)."""
+    async def export(self, member_id: uuid.UUID, *, crs: Crs = WGS84_CRS) -> AsyncIterator[bytes]:
+        """A 404 now for a member that is not there; then the whole document, streamed (solomo/members/export.py),
+        its coordinates in ``crs``."""
         member = await self._find(member_id)
-        return stream_export(self.session, self.brand_id, member.id, lambda: self._export_head(member.id))
+        return stream_export(self.session, self.brand_id, member.id, lambda: self._export_head(member.id), crs)
 
     async def _export_head(self, member_id: uuid.UUID) -> MemberExportHead:
         member = await self._find(member_id)  # again: the stream reads in a transaction (and snapshot) of its own

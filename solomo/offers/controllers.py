@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solomo.auth.guards import MEMBER, STAFF, allow
 from solomo.auth.middleware import principal_of
 from solomo.auth.principal import Role
+from solomo.coordinates import CrsQuery, Lat, Lon
+from solomo.geo.crs import to_wgs84
 from solomo.offers.campaigns import CampaignService
 from solomo.offers.nearby import MAX_RADIUS_M, nearby_offers
 from solomo.offers.schemas import (
@@ -111,11 +113,14 @@ class OfferController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        lon: Annotated[float, Parameter(ge=-180, le=180, description="Longitude (WGS 84).")],
-        lat: Annotated[float, Parameter(ge=-90, le=90, description="Latitude (WGS 84).")],
+        lon: Lon,
+        lat: Lat,
         radius_m: Annotated[float, Parameter(gt=0, le=MAX_RADIUS_M, description="Search radius (m).")] = 2000,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        crs: CrsQuery = "wgs84",
     ) -> NearbyOffers:
+        # The answer has no coordinates (stores by id and name, distances in metres): only the point is converted.
+        lon, lat = to_wgs84(crs, lon, lat)
         return await nearby_offers(db_session, principal_of(request), lon=lon, lat=lat, radius_m=radius_m, limit=limit)
 
     @get("/{offer_id:uuid}", guards=[STAFF], summary="One offer")
