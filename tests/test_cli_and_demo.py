@@ -4,6 +4,8 @@ import asyncio
 import json
 from datetime import date, timedelta
 
+import pytest
+import shapely
 from geopy.distance import geodesic
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from solomo import __version__
 from solomo.demo import DEMO_KEYS, load_demo
 from solomo.demo_checkins import DEMO_CHECKINS
+from solomo.geo.crs import wgs84_to_gcj02
 from solomo.stats.rollups import rebuild_brand
 from tests.cli import run_solomo, run_solomo_async
 from tests.conftest import BrandContext
@@ -120,6 +123,7 @@ async def test_demo_is_idempotent_and_its_keys_work(
         await client.get("/v1/stores/nearby", params={"lon": 121.47, "lat": 31.23, "radius_m": 20000}, headers=admin)
     ).json()
     assert near["items"][0]["store"]["id"] in {s["id"] for s in managed}
+    await _readme_gcj02_twin_is_inside_the_fence(client, admin)
     await _demo_coupons_are_consistent(sessions, first.brand_id, client, admin)
     await rebuild_brand(engine, first.brand_id)  # as `solomo demo` does: its stats folded from the raw rows
     # The KOL board over its default range (the last 30 days) counts the KOLs' shares, not only their claims.
@@ -127,6 +131,27 @@ async def test_demo_is_idempotent_and_its_keys_work(
     assert board, "the demo's KOLs are on the board"
     assert all(row["shares"] > 0 for row in board), board
     await _demo_checkins_are_consistent(sessions, first.brand_id, client, admin)
+
+
+#: The README tour's GCJ-02 check-in: the demo store nearest People's Square, where AMap shows it.
+README_STORE_WGS84 = [121.473351, 31.246069]
+README_TWIN_GCJ02 = (121.477877, 31.244135)
+
+
+async def _readme_gcj02_twin_is_inside_the_fence(client: AsyncTestClient[Litestar], admin: dict[str, str]) -> None:
+    """The numbers the README's tour sends with crs=gcj02 fall in the fence of the store its first check-in is at
+    (and, read as WGS-84, nowhere near it); checked on the fence rather than by checking in, which would add to
+    the demo's check-ins."""
+    people_square = {"lon": 121.4737, "lat": 31.2304, "limit": 1}
+    [nearest] = (await client.get("/v1/stores/nearby", params=people_square, headers=admin)).json()["items"]
+    assert nearest["store"]["location"]["coordinates"] == README_STORE_WGS84
+    assert wgs84_to_gcj02(*README_STORE_WGS84) == pytest.approx(README_TWIN_GCJ02, abs=5e-7)
+    [fence] = (
+        await client.get("/v1/geofences", params={"store_id": nearest["store"]["id"], "crs": "gcj02"}, headers=admin)
+    ).json()["features"]
+    assert shapely.geometry.shape(fence["geometry"]).contains(shapely.Point(README_TWIN_GCJ02))
+    in_wgs84 = (await client.get(f"/v1/geofences/{fence['id']}", headers=admin)).json()
+    assert shapely.geometry.shape(in_wgs84["geometry"]).distance(shapely.Point(README_TWIN_GCJ02)) > 0.002  # ~200 m
 
 
 async def _demo_checkins_are_consistent(
