@@ -187,7 +187,9 @@ def api_server(url: str, signing_keys: str, args: argparse.Namespace, log_path: 
     /health/ready answers 200, and stops it (its whole session) on the way out."""
     port = free_port()
     solomo = Path(sys.executable).with_name("solomo")
+    # --no-worker: the API alone is measured; a bench that wants webhook delivery runs `solomo worker` itself.
     command = [str(solomo), "run", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+    command.append("--no-worker")
     env = {
         **os.environ,
         "SOLOMO_DATABASE_URL": url,

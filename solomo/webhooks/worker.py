@@ -47,6 +47,10 @@ T = TypeVar("T")
 CHANNEL = "solomo_webhooks"
 #: The safety net: a round every this many seconds even without a NOTIFY (retries coming due, a lost listener).
 POLL_SECONDS = 5.0
+#: After a NOTIFY, wait this long before the round: under load every hot request commits a NOTIFY, and a round per
+#: notification would cost the database a fan-out transaction per check-in. A tenth of a second gathers them into
+#: one round (bench/webhook_cost.py --worker), and is nothing next to a webhook's own latency.
+GATHER_SECONDS = 0.1
 #: On shutdown, sends still running get this long to finish before they are cancelled (their leases released).
 SHUTDOWN_GRACE_S = 15.0
 
@@ -278,6 +282,8 @@ class Worker:
                 # Full: go again as soon as a send ends. Otherwise: at a NOTIFY, or the poll.
                 events = [stop, wake, slot_freed] if free <= len(claimed) else [stop, wake]
                 await _first_of(events, self.poll_seconds)
+                if wake.is_set() and not stop.is_set():
+                    await _first_of([stop], GATHER_SECONDS)
         finally:
             await self._shut_down(inflight)
             if listener is not None:
