@@ -81,6 +81,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 class _Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do: the worker reuses its connections
     received = 0
     lock = threading.Lock()
 
@@ -89,6 +90,7 @@ class _Receiver(BaseHTTPRequestHandler):
         with _Receiver.lock:
             _Receiver.received += 1
         self.send_response(204)
+        self.send_header("Content-Length", "0")
         self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
@@ -107,7 +109,8 @@ def receiver() -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def worker(url: str, port: int, log_path: Path) -> Iterator[None]:
+def worker(url: str, port: int, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[int]:
+    """`solomo worker` in a session of its own (its pid is the session's id), allowed to send to the receiver."""
     solomo = Path(sys.executable).with_name("solomo")
     env = {
         **os.environ,
@@ -116,13 +119,14 @@ def worker(url: str, port: int, log_path: Path) -> Iterator[None]:
         "SOLOMO_WEBHOOK_ALLOW_HTTP": "true",
         "SOLOMO_WEBHOOK_ALLOW_LOOPBACK": "true",
         "SOLOMO_WEBHOOK_ALLOWED_PORTS": str(port),
+        **(extra_env or {}),
     }
     with log_path.open("wb") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own console script with fixed arguments
             [str(solomo), "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            yield
+            yield proc.pid
         finally:
             stop_group(proc, signal.SIGINT, grace_s=15)
 
