@@ -213,7 +213,7 @@ def report(args: argparse.Namespace, runs: list[Run], delivered: int) -> None:
     for r in runs:
         print(cpu_row(r.level.http.label[:14], r.level.cpu, r.level.http.ok))
     if args.worker:
-        print(f"  app includes `solomo worker`; the local receiver got {delivered:,} webhook requests in all")
+        print(f"  `solomo worker` runs in its own session (its CPU: rest); the receiver got {delivered:,} requests")
     without = [r.level.http.rps for r in runs if not r.endpoint]
     with_ = [r.level.http.rps for r in runs if r.endpoint]
     drop = 1 - (sum(with_) / len(with_)) / (sum(without) / len(without))

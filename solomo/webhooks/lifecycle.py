@@ -19,7 +19,12 @@ from solomo.db.sql import sql_with_uuids
 
 OutboxKind = str
 
-_ENQUEUE = text("SELECT solomo_webhook_enqueue(:brand_id, :kind, :member_id, CAST(:payload AS jsonb))")
+# The NOTIFY wakes a worker at once (sent at commit, dropped on rollback). These changes are rare enough for
+# NOTIFY's commit lock; the hot functions do not notify (solomo/webhooks/sql/webhook_enqueue.sql says why).
+_ENQUEUE = text(
+    "SELECT CASE WHEN solomo_webhook_enqueue(:brand_id, :kind, :member_id, CAST(:payload AS jsonb))"
+    " THEN pg_notify('solomo_webhooks', '') END"
+)
 
 _ERASE = [
     sql_with_uuids("DELETE FROM webhook_outbox WHERE brand_id = :brand_id AND member_id = ANY(:ids)", "ids"),

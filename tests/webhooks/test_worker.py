@@ -363,3 +363,29 @@ async def test_a_notify_wakes_the_worker_and_an_outbox_event_arrives(
     event = Webhook(hook.secret).verify(got.body, got.headers)
     assert event["type"] == "member.created"
     assert event["data"]["member_id"] == member["id"]
+
+
+async def test_a_hot_path_outbox_row_is_found_by_the_poll_without_a_notify(
+    hook: Hook, receiver: Receiver, make_worker: Callable[..., Worker]
+) -> None:
+    stop = asyncio.Event()
+    async with make_worker() as worker:  # the default poll: a quarter second
+        run = asyncio.create_task(worker.run(stop))
+        try:
+            await asyncio.sleep(0.5)
+            # As solomo_webhook_enqueue writes it from a check-in, claim or redemption: a row, no NOTIFY.
+            assert await hook.conn.fetchval(
+                "SELECT solomo_webhook_enqueue($1, 'member.erased', NULL,"
+                " jsonb_build_object('member_id', gen_random_uuid(), 'erased_at', now()))",
+                hook.brand.id,
+            )
+
+            async def arrived() -> bool:
+                return bool(receiver.received)
+
+            await until(arrived, seconds=2)
+        finally:
+            stop.set()
+            await run
+    [got] = receiver.received
+    assert Webhook(hook.secret).verify(got.body, got.headers)["type"] == "member.erased"

@@ -4,8 +4,12 @@
 -- worker (solomo/webhooks/fan_out.py) makes the events and the per-endpoint messages from it, off the hot path.
 --
 -- Nothing is written while the brand has no enabled endpoint: an event is for the endpoints that exist when it
--- happens, and a brand without webhooks pays one index probe. The NOTIFY wakes the workers (LISTEN
--- solomo_webhooks); PostgreSQL sends it at commit and drops it on rollback, like the row.
+-- happens, and a brand without webhooks pays one index probe.
+--
+-- No NOTIFY here: PostgreSQL commits every transaction that notified under one database-wide lock, held through
+-- the commit's WAL flush, so a NOTIFY in each check-in serialised the check-ins' commits (bench/README.md,
+-- "Webhooks": 13 % fewer check-ins/s with it). The worker polls the outbox every quarter second instead
+-- (solomo/webhooks/worker.py); the rarer changes made through the ORM notify (solomo/webhooks/lifecycle.py).
 -- p_brand comes first and only the brand's rows are touched, so the call runs on the brand's shard.
 CREATE OR REPLACE FUNCTION solomo_webhook_enqueue(p_brand uuid, p_kind text, p_member uuid, p_payload jsonb)
 RETURNS boolean
@@ -16,7 +20,6 @@ BEGIN
         RETURN false;
     END IF;
     INSERT INTO webhook_outbox (brand_id, kind, member_id, payload) VALUES (p_brand, p_kind, p_member, p_payload);
-    PERFORM pg_notify('solomo_webhooks', '');
     RETURN true;
 END;
 $$;
