@@ -10,7 +10,7 @@ import { addDays, daysBetween, todayIn } from "./dates.js";
 import { describe } from "./errors.js";
 import { FieldErrors } from "./forms.js";
 import { formatNumber, t } from "./i18n.js";
-import { createMap, fitTo, settings } from "./map.js";
+import { addStores, createMap, settings } from "./map.js";
 import { sortableTable } from "./tables.js";
 import { download, field, h, message, replace } from "./ui.js";
 
@@ -352,18 +352,13 @@ export async function renderDashboard(root, ctx) {
     if (map) {
       map.addSource("heat", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
       map.addLayer({ id: "heat", type: "fill", source: "heat", paint: { "fill-color": "#fed976", "fill-opacity": 0.7, "fill-outline-color": "#ffffff" } });
-      map.addSource("stores", {
-        type: "geojson",
-        data: { type: "FeatureCollection", features: stores.map((s) => ({ type: "Feature", geometry: s.location, properties: {} })) },
-      });
-      map.addLayer({
-        id: "stores",
-        type: "circle",
-        source: "stores",
-        paint: { "circle-radius": 4, "circle-color": "#1f2328", "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5 },
-      });
       // Close enough for the API's 5° box: a city, not the country the offline basemap otherwise shows.
-      fitTo(map, stores.map((s) => s.location.coordinates), settings().mapStyleUrl ? 14 : 11);
+      addStores(
+        map,
+        { type: "FeatureCollection", features: stores.map((s) => ({ type: "Feature", geometry: s.location, properties: {} })) },
+        { "circle-radius": 4, "circle-color": "#1f2328", "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5 },
+        settings().mapStyleUrl ? 14 : 11,
+      );
       map.on("moveend", loadHeat);
       loadHeat();
     }

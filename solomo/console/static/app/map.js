@@ -87,6 +87,14 @@ export async function createMap(container, options = {}) {
   return map;
 }
 
+/** The brand's stores as dots (a "stores" source and circle layer), and the map fitted to them: the stores page
+ * and the dashboard's heatmap both show them, each in its own size and colour. */
+export function addStores(map, data, paint, maxZoom) {
+  map.addSource("stores", { type: "geojson", data });
+  map.addLayer({ id: "stores", type: "circle", source: "stores", paint });
+  fitTo(map, data.features.map((feature) => feature.geometry.coordinates), maxZoom);
+}
+
 /** Fits the map to [lon, lat] positions; one position gets a street-level zoom. */
 export function fitTo(map, positions, maxZoom = 15) {
   if (!positions.length) return;

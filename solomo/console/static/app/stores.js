@@ -3,7 +3,7 @@
 import { all } from "./api.js";
 import { describe } from "./errors.js";
 import { t } from "./i18n.js";
-import { createMap, fitTo, settings } from "./map.js";
+import { addStores, createMap, settings } from "./map.js";
 import { field, h, message, replace } from "./ui.js";
 
 export async function renderStores(root, ctx) {
@@ -66,15 +66,13 @@ export async function renderStores(root, ctx) {
     map.remove();
     return () => {};
   }
-  map.addSource("stores", { type: "geojson", data: features(shown) });
-  map.addLayer({
-    id: "stores",
-    type: "circle",
-    source: "stores",
-    paint: { "circle-radius": 6, "circle-color": "#c0392b", "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 },
-  });
   // The offline basemap has country outlines only, blank when zoomed in close: stay where coasts show.
-  fitTo(map, stores.map((s) => s.location.coordinates), settings().mapStyleUrl ? 14 : 6);
+  addStores(
+    map,
+    features(shown),
+    { "circle-radius": 6, "circle-color": "#c0392b", "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 },
+    settings().mapStyleUrl ? 14 : 6,
+  );
 
   // A popup names the store under the pointer (text only, never HTML from the API); a click opens it.
   const popup = new globalThis.maplibregl.Popup({ closeButton: false, closeOnClick: false });
