@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import text
@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solomo.db.sql import sql_with_uuids
 
-OutboxKind = str
+#: What an outbox row written from Python reports (the hot functions write "checkin", "claim", "redemption").
+OutboxKind = Literal["void", "member.created", "member.merged", "member.erased"]
 
 # The NOTIFY wakes a worker at once (sent at commit, dropped on rollback). These changes are rare enough for
 # NOTIFY's commit lock; the hot functions do not notify (solomo/webhooks/sql/webhook_enqueue.sql says why).

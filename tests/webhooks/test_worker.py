@@ -341,51 +341,52 @@ async def test_two_workers_never_send_the_same_message_twice(
     assert 4 < receiver.most_busy <= 8  # both workers sent at once, each within its concurrency
 
 
+async def received_while_running(
+    worker: Worker, receiver: Receiver, act: Callable[[], Awaitable[object]], *, seconds: float
+) -> object:
+    """Run ``worker`` in the background, ``act`` once it has found nothing of ours, and wait up to ``seconds`` for
+    the receiver to get a request; what ``act`` answered."""
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.sleep(0.5)  # it has listened and found nothing of ours
+        done = await act()
+
+        async def arrived() -> bool:
+            return bool(receiver.received)
+
+        await until(arrived, seconds=seconds)
+        return done
+    finally:
+        stop.set()
+        await run
+
+
 async def test_a_notify_wakes_the_worker_and_an_outbox_event_arrives(
     hook: Hook, receiver: Receiver, make_worker: Callable[..., Worker]
 ) -> None:
-    stop = asyncio.Event()
     async with make_worker() as worker:
         worker.poll_seconds = 60  # only the NOTIFY can wake it in time
-        run = asyncio.create_task(worker.run(stop))
-        try:
-            await asyncio.sleep(0.5)  # it has listened and found nothing of ours
-            member = await hook.brand.member()  # member.created: an outbox row and a NOTIFY, in one transaction
-
-            async def arrived() -> bool:
-                return bool(receiver.received)
-
-            await until(arrived, seconds=10)
-        finally:
-            stop.set()
-            await run
+        # member.created: an outbox row and a NOTIFY, in one transaction
+        member = await received_while_running(worker, receiver, hook.brand.member, seconds=10)
     [got] = receiver.received
     event = Webhook(hook.secret).verify(got.body, got.headers)
     assert event["type"] == "member.created"
+    assert isinstance(member, dict)
     assert event["data"]["member_id"] == member["id"]
 
 
 async def test_a_hot_path_outbox_row_is_found_by_the_poll_without_a_notify(
     hook: Hook, receiver: Receiver, make_worker: Callable[..., Worker]
 ) -> None:
-    stop = asyncio.Event()
+    async def enqueue_as_the_hot_functions_do() -> object:  # a row, no NOTIFY
+        return await hook.conn.fetchval(
+            "SELECT solomo_webhook_enqueue($1, 'member.erased', NULL,"
+            " jsonb_build_object('member_id', gen_random_uuid(), 'erased_at', now()))",
+            hook.brand.id,
+        )
+
     async with make_worker() as worker:  # the default poll: a quarter second
-        run = asyncio.create_task(worker.run(stop))
-        try:
-            await asyncio.sleep(0.5)
-            # As solomo_webhook_enqueue writes it from a check-in, claim or redemption: a row, no NOTIFY.
-            assert await hook.conn.fetchval(
-                "SELECT solomo_webhook_enqueue($1, 'member.erased', NULL,"
-                " jsonb_build_object('member_id', gen_random_uuid(), 'erased_at', now()))",
-                hook.brand.id,
-            )
-
-            async def arrived() -> bool:
-                return bool(receiver.received)
-
-            await until(arrived, seconds=2)
-        finally:
-            stop.set()
-            await run
+        assert await received_while_running(worker, receiver, enqueue_as_the_hot_functions_do, seconds=2)
     [got] = receiver.received
     assert Webhook(hook.secret).verify(got.body, got.headers)["type"] == "member.erased"
