@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import FilePayload, Page, expect
+from playwright.async_api import FilePayload, Page, Route, expect
 
 from tests.conftest import BrandContext
 from tests.console.conftest import OpenPage, png_pixel, screenshot
@@ -266,6 +266,29 @@ async def test_c_a_manager_redeems_at_the_till_and_a_second_redeem_is_refused(
     await page.keyboard.press("Enter")
     await expect(outcome).to_contain_text("This coupon was already redeemed")
     await screenshot(page, "c-till-already-redeemed")
+
+
+async def test_c_a_code_scanned_before_the_till_has_loaded_its_stores_is_looked_up(
+    brand: BrandContext, open_page: OpenPage
+) -> None:
+    shop = await open_shop(brand)
+    coupon = await shop.claimed()
+    manager = await brand.key("manager", [uuid.UUID(shop.scene.store["id"])])
+    page = await open_page()
+    await sign_in(page, manager)
+
+    async def slow_stores(route: Route) -> None:  # the till's store list arrives after the scanner's Enter
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    await page.route(re.compile(r"/v1/stores(\?.*)?$"), slow_stores)
+    await page.get_by_role("link", name="Till").click()
+    code = page.get_by_label("Coupon code or QR payload")
+    await expect(code).to_be_focused()
+    await code.fill(coupon["qr_payload"])
+    await code.press("Enter")
+    await expect(page.locator(".coupon")).to_contain_text(coupon["title"])
+    assert page.url.endswith("#/till")  # no form submission by the browser itself (a page load)
 
 
 async def test_c_a_redemption_just_made_can_be_voided(brand: BrandContext, open_page: OpenPage) -> None:

@@ -21,15 +21,20 @@ export async function renderTill(root, ctx) {
 
   // The stores this key may redeem at: the API scopes a manager's list to its own stores.
   let stores = [];
-  try {
-    stores = await all("/v1/stores");
-  } catch (error) {
-    replace(result, message(describe(error), "error"));
-    return () => {};
-  }
-  stores.sort((a, b) => a.name.localeCompare(b.name));
   const storeName = (id) => (stores.find((s) => s.id === id) || {}).name || "";
+  let storesError = null;
+  const storesLoaded = all("/v1/stores").then(
+    (list) => {
+      stores = list.sort((a, b) => a.name.localeCompare(b.name));
+    },
+    (error) => {
+      storesError = error;
+      replace(result, message(describe(error), "error"));
+    },
+  );
 
+  // Listening before the stores arrive: a scanner types the code and Enter at once, and a form without its
+  // listener would be submitted by the browser itself (a page load that loses the code).
   lookupForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const typed = codeInput.value.trim();
@@ -39,6 +44,8 @@ export async function renderTill(root, ctx) {
     }
     replace(result, message(t("loading")));
     try {
+      await storesLoaded;
+      if (storesError) throw storesError;
       const coupon = await api("GET", `/v1/coupons/${encodeURIComponent(typed)}`);
       showCoupon(coupon);
     } catch (error) {
