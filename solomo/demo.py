@@ -17,12 +17,13 @@ import msgspec
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from solomo.auth.key_routes import get_route_by_secret_hash
 from solomo.auth.principal import Principal, Role
 from solomo.auth.schemas import ApiKeyCreate
 from solomo.auth.secrets import hash_secret
 from solomo.auth.service import ApiKeyService
 from solomo.brands.service import BrandService
-from solomo.db.models import ApiKey, Campaign, Member
+from solomo.db.models import Campaign, Member
 from solomo.demo_checkins import load_demo_checkins
 from solomo.demo_coupons import load_demo_coupons
 from solomo.demo_members import DEMO_TOUR_MEMBERS, load_demo_members
@@ -63,14 +64,17 @@ async def load_demo(session: AsyncSession) -> DemoInfo:
     store_ids = await _load_stores(session, brand.id)
     keys = ApiKeyService(session, brand.id)
     for role, secret in DEMO_KEYS.items():
-        known = await session.scalar(select(ApiKey.id).where(ApiKey.secret_hash == hash_secret(secret)))
+        known = await get_route_by_secret_hash(session, hash_secret(secret))
         if known is None:
             scope = store_ids[:DEMO_MANAGER_STORES] if role == "manager" else []
             data = ApiKeyCreate(name=f"demo {role} key", role=role, store_ids=scope)  # type: ignore[arg-type]
             await keys.create(data, secret=secret)
         else:
             # A demo key revoked while playing with the API comes back with the demo.
-            await session.execute(text("UPDATE api_keys SET revoked_at = NULL WHERE id = :id"), {"id": known})
+            await session.execute(
+                text("UPDATE api_keys SET revoked_at = NULL WHERE brand_id = :brand_id AND id = :id"),
+                {"brand_id": known.brand_id, "id": known.key_id},
+            )
     await load_demo_members(session, brand.id)
     member_ids = list(
         await session.scalars(

@@ -28,6 +28,7 @@ from litestar.types import ASGIApp, Message, Method, Receive, Scope, Scopes, Sen
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from solomo.auth.key_routes import KeyRoute, KeyRoutes
 from solomo.auth.member_tokens import InvalidMemberTokenError, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
@@ -35,14 +36,15 @@ from solomo.console.sessions import SessionCookie, check_state_change, session_c
 from solomo.errors import handle_exception
 from solomo.ops.budgets import Budget, member_subject
 
-#: The live key with this hash, charged one request of its budget (solomo_charge_budget,
-#: solomo/ops/sql/charge_budget.sql; MATERIALIZED so the charge runs once, and only for a key that exists).
+#: The key, found on its brand's rows (its brand and id from api_key_routes: solomo/auth/key_routes.py) and still
+#: live, with this hash, charged one request of its budget (solomo_charge_budget, solomo/ops/sql/charge_budget.sql;
+#: MATERIALIZED so the charge runs once, and only for a key that exists).
 _KEY_LOOKUP_AND_CHARGE = text(
     """
     WITH k AS (
         SELECT id, brand_id, role, store_ids
         FROM api_keys
-        WHERE secret_hash = :secret_hash AND revoked_at IS NULL
+        WHERE brand_id = :brand_id AND id = :key_id AND secret_hash = :secret_hash AND revoked_at IS NULL
     ), budget AS MATERIALIZED (
         SELECT solomo_charge_budget(k.brand_id, 'key:' || k.id, :burst, :rate, false) AS b FROM k
     )
@@ -104,6 +106,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         self.key_budget = key_budget
         self.member_budget = member_budget
         self.console_idle_seconds = console_idle_seconds
+        self.key_routes = KeyRoutes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -139,12 +142,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not credential:
             raise NotAuthorizedException("Send an API key or member token as `Authorization: Bearer …`")
         if looks_like_api_key(credential):
-            row = await _autocommitted(
-                session, _KEY_LOOKUP_AND_CHARGE, {"secret_hash": hash_secret(credential)} | self.key_budget.params
-            )
-            if row is None:
-                raise NotAuthorizedException("Unknown or revoked API key")
-            return self._as_key(connection, row, credential)
+            return await self._api_key(connection, session, credential)
         try:
             claims = self.codec.verify(credential)
         except InvalidMemberTokenError as exc:
@@ -165,6 +163,27 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         connection.scope["state"][RATE_LIMIT_HEADERS] = self.member_budget.admit(row.charged, row.level)
         principal = Principal(brand_id=claims.brand_id, role=Role.MEMBER, member_id=claims.member_id)
         return AuthenticationResult(user=principal, auth=credential)
+
+    async def _api_key(
+        self, connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, credential: str
+    ) -> AuthenticationResult:
+        """A key: its brand remembered per process, or found in api_key_routes by a first statement (the first
+        request of each key in a process), then the key read and charged on its brand's rows."""
+        secret_hash = hash_secret(credential)
+        route = self.key_routes.get(secret_hash)
+        if route is None:
+            route = await _autocommitted_route(session, secret_hash)
+            if route is None:
+                raise NotAuthorizedException("Unknown or revoked API key")
+            self.key_routes.remember(secret_hash, route)
+        row = await _autocommitted(
+            session,
+            _KEY_LOOKUP_AND_CHARGE,
+            {"brand_id": route.brand_id, "key_id": route.key_id, "secret_hash": secret_hash} | self.key_budget.params,
+        )
+        if row is None:
+            raise NotAuthorizedException("Unknown or revoked API key")
+        return self._as_key(connection, row, credential)
 
     async def _console_session(
         self, connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, cookie: SessionCookie
@@ -215,3 +234,11 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     if not isinstance(user, Principal):  # pragma: no cover - the middleware always sets one
         raise NotAuthorizedException("not authenticated")
     return user
+
+
+_KEY_ROUTE = text("SELECT brand_id, key_id FROM api_key_routes WHERE secret_hash = :secret_hash")
+
+
+async def _autocommitted_route(session: AsyncSession, secret_hash: bytes) -> KeyRoute | None:
+    row = await _autocommitted(session, _KEY_ROUTE, {"secret_hash": secret_hash})
+    return None if row is None else KeyRoute(row.brand_id, row.key_id)

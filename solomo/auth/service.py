@@ -9,6 +9,7 @@ import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from solomo.auth.key_routes import add_route
 from solomo.auth.principal import Principal, Role
 from solomo.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage
 from solomo.auth.secrets import display_prefix, hash_secret, new_api_key_secret
@@ -56,6 +57,8 @@ class ApiKeyService:
         self.session.add(key)
         await self.session.flush()
         await self.session.refresh(key)
+        add_route(self.session, key)
+        await self.session.flush()
         return ApiKeyCreated(**msgspec.structs.asdict(_out(key)), secret=secret)
 
     async def page(self, *, limit: int, cursor: str | None, include_revoked: bool) -> ApiKeyPage:

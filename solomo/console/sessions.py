@@ -29,8 +29,9 @@ from litestar.connection import ASGIConnection
 from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from solomo.auth.key_routes import get_live_key_by_secret_hash
 from solomo.auth.secrets import hash_secret, looks_like_api_key
-from solomo.db.models import ApiKey, Brand, ConsoleSession
+from solomo.db.models import Brand, ConsoleSession
 from solomo.errors import ApiError, forbidden
 from solomo.schemas import Input
 
@@ -159,9 +160,7 @@ class ConsoleSessions:
     async def sign_in(self, api_key: str) -> tuple[SessionCookie, ConsoleSessionOut]:
         if not looks_like_api_key(api_key):
             raise invalid_key()
-        key = await self.db.scalar(
-            select(ApiKey).where(ApiKey.secret_hash == hash_secret(api_key), ApiKey.revoked_at.is_(None))
-        )
+        key = await get_live_key_by_secret_hash(self.db, hash_secret(api_key))
         if key is None:
             raise invalid_key()
         cookie = SessionCookie.new(key.brand_id)

@@ -27,7 +27,7 @@ _MERGE = [
         INSERT INTO member_offer_claims AS s (brand_id, member_id, offer_id, claimed, day, day_claimed)
         SELECT brand_id, :survivor, offer_id, claimed, day, day_claimed
           FROM member_offer_claims WHERE brand_id = :brand_id AND member_id = :merged
-        ON CONFLICT (member_id, offer_id) DO UPDATE
+        ON CONFLICT (brand_id, member_id, offer_id) DO UPDATE
            SET claimed = s.claimed + excluded.claimed,
                day = greatest(s.day, excluded.day),
                day_claimed = CASE WHEN s.day = excluded.day THEN s.day_claimed + excluded.day_claimed

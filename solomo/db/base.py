@@ -28,6 +28,12 @@ def uuid_pk() -> Mapped[uuid.UUID]:
     return mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
 
 
+def brand_keyed_id() -> Mapped[uuid.UUID]:
+    """The id of a brand's row, made like :func:`uuid_pk`; the table's key is ``PrimaryKeyConstraint("brand_id", "id")``
+    (every key starts with the distribution column: solomo/db/citus/distribute.sql)."""
+    return mapped_column(server_default=text("gen_random_uuid()"))
+
+
 def created_at() -> Mapped[datetime]:
     return mapped_column(server_default=func.now())
 

@@ -16,7 +16,6 @@ its stores), so a revocation takes effect on the very next request, in every pro
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,6 +23,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 
+from solomo.auth.key_routes import KeyRoute, KeyRoutes
 from solomo.auth.member_tokens import InvalidMemberTokenError, MemberClaims, MemberTokenCodec
 from solomo.auth.principal import Principal, Role
 from solomo.auth.secrets import hash_secret, looks_like_api_key
@@ -39,7 +39,8 @@ HOT_ROUTE: Final = {"exclude_from_auth": True, "solomo_hot_route": True}
 HOT_STATE: Final = "solomo_hot_routes"
 _CALLER: Final = "solomo_hot_caller"
 
-_KEY_BY_HASH = "SELECT id, brand_id FROM api_keys WHERE secret_hash = $1"
+#: A key's brand and id (solomo/auth/key_routes.py): the one look-up that cannot name a brand first.
+_KEY_BY_HASH = "SELECT key_id AS id, brand_id FROM api_key_routes WHERE secret_hash = $1"
 #: A console session's key (solomo/console/sql/console_session.sql).
 _CONSOLE_KEY = "SELECT key_id, key_secret_hash FROM solomo_console_session($1, $2, $3, $4)"
 
@@ -52,25 +53,21 @@ class KeyCaller:
 
 
 class KeyDirectory:
-    """Key hash → (brand, key id), at most ``size`` keys per process (the least recently used go first)."""
+    """Key hash → (brand, key id), remembered per process (:class:`KeyRoutes`), read through the statement pool."""
 
     def __init__(self, pool: StatementPool, size: int = 10_000) -> None:
         self.pool = pool
-        self.size = size
-        self._known: OrderedDict[bytes, tuple[uuid.UUID, uuid.UUID]] = OrderedDict()
+        self._routes = KeyRoutes(size)
 
     async def find(self, secret_hash: bytes) -> tuple[uuid.UUID, uuid.UUID] | None:
-        known = self._known.get(secret_hash)
+        known = self._routes.get(secret_hash)
         if known is not None:
-            self._known.move_to_end(secret_hash)
             return known
         row = await self.pool.row(_KEY_BY_HASH, secret_hash)
         if row is None:
             return None  # not remembered: a key made a moment later must work at once
-        known = (row["brand_id"], row["id"])
-        self._known[secret_hash] = known
-        if len(self._known) > self.size:
-            self._known.popitem(last=False)
+        known = KeyRoute(row["brand_id"], row["id"])
+        self._routes.remember(secret_hash, known)
         return known
 
 

@@ -141,7 +141,7 @@ class MemberService:
         for _ in range(100):  # merge chains are short; the bound only guards against a corrupt loop
             if current.merged_into_id is None:
                 return current.id
-            nxt = await self.session.get(Member, current.merged_into_id)
+            nxt = await self.session.get(Member, (current.brand_id, current.merged_into_id))
             if nxt is None:
                 break
             current = nxt

@@ -56,7 +56,7 @@ _NEARBY = text(
                (now() AT TIME ZONE (SELECT b.timezone FROM brands b WHERE b.id = :brand_id))::date, 'nearby', now(),
                l.store_id
         FROM listed l
-        ON CONFLICT (member_id, offer_id, day) DO NOTHING
+        ON CONFLICT (brand_id, member_id, offer_id, day) DO NOTHING
         RETURNING offer_id, store_id, shown_at
     ),
     journaled AS (

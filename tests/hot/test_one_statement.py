@@ -73,7 +73,7 @@ async def test_a_redemption_is_one_statement_once_the_process_knows_the_key(bran
     with statements_sent(app) as sent:
         assert (await shop.redeem(first_coupon["code"], headers=till)).status_code == 201
     assert [s.split("(")[0] for s in sent] == [
-        "SELECT id, brand_id FROM api_keys WHERE secret_hash = $1",
+        "SELECT key_id AS id, brand_id FROM api_key_routes WHERE secret_hash = $1",
         "SELECT solomo_redeem_request",
     ]
     with statements_sent(app) as sent:

@@ -210,7 +210,7 @@ BEGIN
                             AND p_recorded_at >= s.entered_at + make_interval(secs => m.dwell_seconds))
                    END AS dwell_fired
             FROM matched m
-            LEFT JOIN fence_states s ON s.member_id = p_member AND s.fence_id = m.fence_id
+            LEFT JOIN fence_states s ON s.brand_id = p_brand AND s.member_id = p_member AND s.fence_id = m.fence_id
             -- A state a newer fix set is never moved back, even when this fix is not late for the member
             -- (its newest fix purged, say).
             CROSS JOIN LATERAL (SELECT v_late OR coalesce(p_recorded_at < s.last_recorded_at, false) AS late) AS l
@@ -226,7 +226,7 @@ BEGIN
             SELECT p_brand, p_member, d.fence_id, false, NULL, false, v_newest_at
             FROM decided d
             WHERE d.late AND d.event = 'enter'
-            ON CONFLICT (member_id, fence_id) DO UPDATE
+            ON CONFLICT (brand_id, member_id, fence_id) DO UPDATE
                SET inside = excluded.inside, entered_at = excluded.entered_at, dwell_fired = excluded.dwell_fired,
                    last_recorded_at = excluded.last_recorded_at
              -- No new row version when nothing in the row changes (a fix repeated at the same recorded_at).
@@ -240,7 +240,7 @@ BEGIN
             WHERE NOT v_late
               AND s.member_id = p_member AND s.brand_id = p_brand AND s.inside
               AND s.last_recorded_at <= p_recorded_at
-              AND g.id = s.fence_id
+              AND g.brand_id = p_brand AND g.id = s.fence_id
               AND s.fence_id NOT IN (SELECT d.fence_id FROM decided d)
             RETURNING s.fence_id, g.store_id
         ),
@@ -266,13 +266,13 @@ BEGIN
         earlier AS (
             SELECT p.store_key, f.first_at
             FROM places p
-            LEFT JOIN member_firsts f ON f.member_id = p_member AND f.store_key = p.store_key
+            LEFT JOIN member_firsts f ON f.brand_id = p_brand AND f.member_id = p_member AND f.store_key = p.store_key
             WHERE f.first_at IS NULL OR p_recorded_at < f.first_at
         ),
         saved AS (
             INSERT INTO member_firsts AS f (brand_id, member_id, store_key, first_at)
             SELECT p_brand, p_member, e.store_key, p_recorded_at FROM earlier e
-            ON CONFLICT (member_id, store_key) DO UPDATE SET first_at = excluded.first_at
+            ON CONFLICT (brand_id, member_id, store_key) DO UPDATE SET first_at = excluded.first_at
         ),
         journaled AS (
             INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, member_id)
@@ -312,7 +312,7 @@ BEGIN
             candidates AS (
                 SELECT DISTINCT ON (o.id) o.id AS offer_id, o.title, o.grants, f.store_id
                 FROM fired f
-                JOIN members m ON m.id = p_member
+                JOIN members m ON m.brand_id = p_brand AND m.id = p_member
                 CROSS JOIN LATERAL (
                     SELECT o.* FROM offers o
                      WHERE o.brand_id = p_brand AND o.target = 'all_stores' AND o.active AND o.trigger = f.event
@@ -331,7 +331,7 @@ BEGIN
                 -- same primary-key row) yields nothing, so it is dropped before the audience check.
                 WHERE NOT EXISTS (
                         SELECT 1 FROM offer_eligibility e
-                         WHERE e.member_id = p_member AND e.offer_id = o.id
+                         WHERE e.brand_id = p_brand AND e.member_id = p_member AND e.offer_id = o.id
                            AND NOT coalesce(p_recorded_at > e.granted_at
                                             AND (o.grants <> 'daily' OR e.grant_day IS NULL
                                                  OR (p_recorded_at AT TIME ZONE v_timezone)::date > e.grant_day),
@@ -354,7 +354,7 @@ BEGIN
                        CASE WHEN c.grants = 'daily' THEN (p_recorded_at AT TIME ZONE v_timezone)::date END
                 FROM candidates c
                 WHERE p_recorded_at + make_interval(mins => v_window) > now()
-                ON CONFLICT (member_id, offer_id) DO UPDATE
+                ON CONFLICT (brand_id, member_id, offer_id) DO UPDATE
                    SET eligible_until = excluded.eligible_until, store_id = excluded.store_id,
                        checkin_id = excluded.checkin_id, granted_at = excluded.granted_at,
                        grant_day = excluded.grant_day, claimed_at = NULL
@@ -367,7 +367,7 @@ BEGIN
                 SELECT p_brand, p_member, g.offer_id, (now() AT TIME ZONE v_timezone)::date, 'checkin', now(),
                        c.store_id
                 FROM granted g JOIN candidates c ON c.offer_id = g.offer_id
-                ON CONFLICT (member_id, offer_id, day) DO NOTHING
+                ON CONFLICT (brand_id, member_id, offer_id, day) DO NOTHING
                 RETURNING offer_id, store_id, shown_at
             ),
             journaled AS (

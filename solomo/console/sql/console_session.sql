@@ -21,7 +21,7 @@ LANGUAGE sql VOLATILE AS $$
         UPDATE console_sessions s
            SET idle_until = least(s.expires_at, now() + make_interval(secs => p_idle_seconds))
           FROM found f
-         WHERE s.brand_id = f.brand_id AND s.id = f.id
+         WHERE s.brand_id = p_brand AND s.id = f.id
            AND f.idle_until < now() + make_interval(secs => p_idle_seconds - 60)
     )
     SELECT f.key_id, f.role, f.store_ids, f.secret_hash, f.name, f.prefix, f.expires_at FROM found f

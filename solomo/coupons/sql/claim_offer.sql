@@ -75,7 +75,8 @@ BEGIN
                                                 'the next comes with a visit on another day, or the next visit '
                                                 'when the offer grants on every visit)');
         END IF;
-        UPDATE offer_eligibility SET claimed_at = now() WHERE member_id = p_member AND offer_id = p_offer;
+        UPDATE offer_eligibility SET claimed_at = now()
+         WHERE brand_id = p_brand AND member_id = p_member AND offer_id = p_offer;
     ELSE
         SELECT sh.id, sh.member_id INTO v_share, v_referrer
           FROM offer_shares sh
@@ -106,7 +107,7 @@ BEGIN
     v_day := (now() AT TIME ZONE o.brand_timezone)::date;
     INSERT INTO member_offer_claims AS mc (brand_id, member_id, offer_id, claimed, day, day_claimed)
     VALUES (p_brand, p_member, p_offer, 1, v_day, 1)
-    ON CONFLICT (member_id, offer_id) DO UPDATE
+    ON CONFLICT (brand_id, member_id, offer_id) DO UPDATE
        SET claimed = mc.claimed + 1,
            day = excluded.day,
            day_claimed = CASE WHEN mc.day = excluded.day THEN mc.day_claimed + 1 ELSE 1 END
@@ -116,7 +117,7 @@ BEGIN
     IF v_claimed IS NULL THEN
         -- ON CONFLICT locked the row even though its WHERE refused: this read is current.
         SELECT mc.claimed, mc.day_claimed INTO v_counts
-          FROM member_offer_claims mc WHERE mc.member_id = p_member AND mc.offer_id = p_offer;
+          FROM member_offer_claims mc WHERE mc.brand_id = p_brand AND mc.member_id = p_member AND mc.offer_id = p_offer;
         IF v_counts.claimed >= coalesce(o.per_member_limit, 2147483647) THEN
             RETURN jsonb_build_object('status', 'member_limit', 'limit', 'per_member', 'claimed', v_counts.claimed);
         END IF;
@@ -129,12 +130,13 @@ BEGIN
     LOOP
         SELECT cap.slot INTO v_slot
           FROM offer_capacity cap
-         WHERE cap.offer_id = p_offer AND cap.used < coalesce(cap.cap, 2147483647)
+         WHERE cap.brand_id = p_brand AND cap.offer_id = p_offer AND cap.used < coalesce(cap.cap, 2147483647)
          ORDER BY random() LIMIT 1
            FOR UPDATE SKIP LOCKED;
         EXIT WHEN FOUND;
         IF NOT EXISTS (SELECT 1 FROM offer_capacity cap
-                        WHERE cap.offer_id = p_offer AND cap.used < coalesce(cap.cap, 2147483647)) THEN
+                        WHERE cap.brand_id = p_brand AND cap.offer_id = p_offer
+                          AND cap.used < coalesce(cap.cap, 2147483647)) THEN
             RETURN jsonb_build_object('status', 'offer_exhausted');
         END IF;
         -- Every slot with room is held by a claim in flight. Poll rather than queue on a slot's lock: in
@@ -142,7 +144,7 @@ BEGIN
         -- claims waiting on each other's full slots would deadlock (the race test found this).
         PERFORM pg_sleep(0.001);
     END LOOP;
-    UPDATE offer_capacity SET used = used + 1 WHERE offer_id = p_offer AND slot = v_slot;
+    UPDATE offer_capacity SET used = used + 1 WHERE brand_id = p_brand AND offer_id = p_offer AND slot = v_slot;
 
     IF o.redeemable_at = 'targeted_stores' AND o.target = 'stores' THEN
         v_stores := o.store_ids;

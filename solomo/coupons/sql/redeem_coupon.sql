@@ -31,7 +31,7 @@ BEGIN
     IF v_archived IS NOT NULL THEN
         RETURN jsonb_build_object('status', 'store_archived');
     END IF;
-    SELECT * INTO r FROM redemptions WHERE coupon_id = c.id AND voided_at IS NULL;
+    SELECT * INTO r FROM redemptions WHERE brand_id = p_brand AND coupon_id = c.id AND voided_at IS NULL;
     IF FOUND THEN
         RETURN jsonb_build_object('status', 'already_redeemed', 'redemption', to_jsonb(r));
     END IF;

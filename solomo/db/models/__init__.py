@@ -1,6 +1,6 @@
 """Every table model, imported here so Alembic and relationships see one metadata."""
 
-from solomo.db.models.api_key import ApiKey
+from solomo.db.models.api_key import ApiKey, ApiKeyRoute
 from solomo.db.models.brand import Brand
 from solomo.db.models.budget import RequestBudget
 from solomo.db.models.checkin import Checkin, CheckinMatch, FenceState, IdempotencyKey
@@ -25,6 +25,7 @@ from solomo.db.models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMes
 __all__ = [
     "SOCIAL_PROVIDERS",
     "ApiKey",
+    "ApiKeyRoute",
     "Brand",
     "Campaign",
     "Checkin",

@@ -21,7 +21,7 @@ class Checkin(Base):
 
     __tablename__ = "checkins"
     __table_args__ = (
-        PrimaryKeyConstraint("id", "recorded_at"),
+        PrimaryKeyConstraint("brand_id", "id", "recorded_at"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
         CheckConstraint("accuracy_m > 0", name="accuracy_m"),
         Index("ix_checkins_member_recorded", "brand_id", "member_id", text("recorded_at DESC")),
@@ -58,7 +58,7 @@ class CheckinMatch(Base):
 
     __tablename__ = "checkin_matches"
     __table_args__ = (
-        PrimaryKeyConstraint("checkin_id", "fence_id"),
+        PrimaryKeyConstraint("brand_id", "checkin_id", "fence_id"),
         CheckConstraint("event IN ('enter', 'dwell', 'exit')", name="event"),
         Index("ix_checkin_matches_visits", "brand_id", "member_id", "store_id", text("recorded_at DESC")),
     )
@@ -77,13 +77,14 @@ class FenceState(Base):
 
     __tablename__ = "fence_states"
     __table_args__ = (
-        PrimaryKeyConstraint("member_id", "fence_id"),
+        PrimaryKeyConstraint("brand_id", "member_id", "fence_id"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["brand_id", "fence_id"], ["geofences.brand_id", "geofences.id"], ondelete="CASCADE"),
     )
 
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     member_id: Mapped[uuid.UUID]
-    fence_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("geofences.id", ondelete="CASCADE"))
+    fence_id: Mapped[uuid.UUID]
     inside: Mapped[bool]
     entered_at: Mapped[datetime | None]
     dwell_fired: Mapped[bool] = mapped_column(server_default=text("false"))

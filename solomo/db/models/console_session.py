@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from solomo.db.base import Base, created_at
@@ -17,11 +17,14 @@ class ConsoleSession(Base):
     """
 
     __tablename__ = "console_sessions"
-    __table_args__ = (Index("ix_console_sessions_brand_expires", "brand_id", "expires_at"),)
+    __table_args__ = (
+        Index("ix_console_sessions_brand_expires", "brand_id", "expires_at"),
+        ForeignKeyConstraint(["brand_id", "api_key_id"], ["api_keys.brand_id", "api_keys.id"], ondelete="CASCADE"),
+    )
 
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(index=True)
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = created_at()
     expires_at: Mapped[datetime]

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from solomo.db.base import Base, uuid_pk
+from solomo.db.base import Base, brand_keyed_id
 
 
 class OfferCapacity(Base):
@@ -37,7 +37,7 @@ class OfferCapacity(Base):
 
     __tablename__ = "offer_capacity"
     __table_args__ = (
-        PrimaryKeyConstraint("offer_id", "slot"),
+        PrimaryKeyConstraint("brand_id", "offer_id", "slot"),
         ForeignKeyConstraint(["brand_id", "offer_id"], ["offers.brand_id", "offers.id"], ondelete="CASCADE"),
         CheckConstraint("used >= 0 AND (cap IS NULL OR used <= cap)", name="within_cap"),
     )
@@ -54,7 +54,7 @@ class MemberOfferClaims(Base):
 
     __tablename__ = "member_offer_claims"
     __table_args__ = (
-        PrimaryKeyConstraint("member_id", "offer_id"),
+        PrimaryKeyConstraint("brand_id", "member_id", "offer_id"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["brand_id", "offer_id"], ["offers.brand_id", "offers.id"], ondelete="CASCADE"),
     )
@@ -72,14 +72,14 @@ class OfferShare(Base):
 
     __tablename__ = "offer_shares"
     __table_args__ = (
-        UniqueConstraint("code"),
-        UniqueConstraint("brand_id", "id"),
+        PrimaryKeyConstraint("brand_id", "id"),
+        UniqueConstraint("brand_id", "code"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["brand_id", "offer_id"], ["offers.brand_id", "offers.id"], ondelete="CASCADE"),
         Index("ix_offer_shares_member", "brand_id", "member_id", "offer_id"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID]
     offer_id: Mapped[uuid.UUID]
     member_id: Mapped[uuid.UUID]
@@ -93,8 +93,8 @@ class Coupon(Base):
 
     __tablename__ = "coupons"
     __table_args__ = (
-        UniqueConstraint("code"),
-        UniqueConstraint("brand_id", "id"),
+        PrimaryKeyConstraint("brand_id", "id"),
+        UniqueConstraint("brand_id", "code"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["brand_id", "offer_id"], ["offers.brand_id", "offers.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["brand_id", "share_id"], ["offer_shares.brand_id", "offer_shares.id"]),
@@ -106,7 +106,7 @@ class Coupon(Base):
         Index("ix_coupons_referrer", "brand_id", "referrer_id", postgresql_where=text("referrer_id IS NOT NULL")),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID]
     offer_id: Mapped[uuid.UUID]
     member_id: Mapped[uuid.UUID]
@@ -135,17 +135,17 @@ class Redemption(Base):
 
     __tablename__ = "redemptions"
     __table_args__ = (
-        UniqueConstraint("brand_id", "id"),
+        PrimaryKeyConstraint("brand_id", "id"),
         ForeignKeyConstraint(["brand_id", "coupon_id"], ["coupons.brand_id", "coupons.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["brand_id", "store_id"], ["stores.brand_id", "stores.id"]),
         CheckConstraint("order_amount IS NULL OR order_amount >= 0", name="order_amount"),
         CheckConstraint("(voided_at IS NULL) = (voided_by_key_id IS NULL)", name="void"),
-        Index("uq_redemptions_live", "coupon_id", unique=True, postgresql_where=text("voided_at IS NULL")),
+        Index("uq_redemptions_live", "brand_id", "coupon_id", unique=True, postgresql_where=text("voided_at IS NULL")),
         Index("ix_redemptions_store", "brand_id", "store_id", "redeemed_at"),
         Index("ix_redemptions_coupon", "coupon_id", "redeemed_at"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID]
     coupon_id: Mapped[uuid.UUID]
     store_id: Mapped[uuid.UUID]
@@ -162,11 +162,12 @@ class CouponAudit(Base):
 
     __tablename__ = "coupon_audit"
     __table_args__ = (
+        PrimaryKeyConstraint("brand_id", "id"),
         CheckConstraint("action IN ('redeem', 'void')", name="action"),
         Index("ix_coupon_audit_coupon", "brand_id", "coupon_id", "at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     coupon_id: Mapped[uuid.UUID]
     redemption_id: Mapped[uuid.UUID]

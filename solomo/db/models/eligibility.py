@@ -15,7 +15,7 @@ class OfferEligibility(Base):
 
     __tablename__ = "offer_eligibility"
     __table_args__ = (
-        PrimaryKeyConstraint("member_id", "offer_id"),
+        PrimaryKeyConstraint("brand_id", "member_id", "offer_id"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["brand_id", "offer_id"], ["offers.brand_id", "offers.id"], ondelete="CASCADE"),
     )
@@ -38,7 +38,7 @@ class OfferImpression(Base):
 
     __tablename__ = "offer_impressions"
     __table_args__ = (
-        PrimaryKeyConstraint("member_id", "offer_id", "day"),
+        PrimaryKeyConstraint("brand_id", "member_id", "offer_id", "day"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["brand_id", "offer_id"], ["offers.brand_id", "offers.id"], ondelete="CASCADE"),
         CheckConstraint("source IN ('checkin', 'nearby')", name="source"),

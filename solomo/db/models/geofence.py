@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 
 from geoalchemy2 import Geography, WKBElement
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, text
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, PrimaryKeyConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from solomo.db.base import Base, created_at, updated_at, uuid_pk
+from solomo.db.base import Base, brand_keyed_id, created_at, updated_at
 
 
 class Geofence(Base):
@@ -20,6 +20,7 @@ class Geofence(Base):
     __tablename__ = "geofences"
     __table_args__ = (
         # (brand_id, store_id) → stores: a fence can never hang off another brand's store.
+        PrimaryKeyConstraint("brand_id", "id"),
         ForeignKeyConstraint(["brand_id", "store_id"], ["stores.brand_id", "stores.id"], ondelete="CASCADE"),
         CheckConstraint("kind IN ('circle', 'polygon')", name="kind"),
         CheckConstraint(
@@ -34,7 +35,7 @@ class Geofence(Base):
         Index("ix_geofences_brand_store", "brand_id", "store_id"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID]
     store_id: Mapped[uuid.UUID]
     name: Mapped[str]

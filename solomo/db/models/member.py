@@ -3,12 +3,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import String
 
-from solomo.db.base import Base, created_at, updated_at, uuid_pk
+from solomo.db.base import Base, brand_keyed_id, created_at, updated_at
 
 SOCIAL_PROVIDERS = ("wechat", "weibo", "douyin", "qq", "xiaohongshu", "x", "instagram", "facebook", "tiktok")
 
@@ -22,9 +31,13 @@ class Member(Base):
 
     __tablename__ = "members"
     __table_args__ = (
+        # Child tables reference (brand_id, member_id), so a row can never point across brands.
+        PrimaryKeyConstraint("brand_id", "id"),
         UniqueConstraint("brand_id", "external_id"),
-        # Lets child tables reference (brand_id, member_id), so a row can never point across brands.
-        UniqueConstraint("brand_id", "id"),
+        # No ON DELETE: members are never deleted one by one (merged and erased ones stay as tombstones), only
+        # with their brand, and SET NULL would null brand_id, the distribution column.
+        ForeignKeyConstraint(["brand_id", "referred_by_id"], ["members.brand_id", "members.id"]),
+        ForeignKeyConstraint(["brand_id", "merged_into_id"], ["members.brand_id", "members.id"]),
         UniqueConstraint("brand_id", "referral_code"),
         CheckConstraint("referred_by_id IS NULL OR referred_by_id <> id", name="not_self_referred"),
         Index("ix_members_brand_joined", "brand_id", "joined_at", "id"),
@@ -32,7 +45,7 @@ class Member(Base):
         Index("ix_members_tags", "tags", postgresql_using="gin"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     external_id: Mapped[str | None]
     display_name: Mapped[str | None]
@@ -45,9 +58,9 @@ class Member(Base):
     consent_marketing: Mapped[bool] = mapped_column(server_default=text("false"))
     consent_marketing_at: Mapped[datetime | None]
     referral_code: Mapped[str | None]
-    referred_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    referred_by_id: Mapped[uuid.UUID | None]
     joined_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
-    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[uuid.UUID | None]
     erased_at: Mapped[datetime | None]
     #: Bumped by erasure and merge; member tokens carry it and are refused once it moves on.
     token_version: Mapped[int] = mapped_column(server_default=text("0"))
@@ -60,6 +73,7 @@ class SocialAccount(Base):
 
     __tablename__ = "member_social_accounts"
     __table_args__ = (
+        PrimaryKeyConstraint("brand_id", "id"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
         UniqueConstraint("brand_id", "provider", "uid"),
         CheckConstraint(f"provider IN {SOCIAL_PROVIDERS!r}", name="provider"),
@@ -67,7 +81,7 @@ class SocialAccount(Base):
         Index("ix_member_social_accounts_member", "brand_id", "member_id"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID]
     member_id: Mapped[uuid.UUID]
     provider: Mapped[str]
@@ -84,12 +98,13 @@ class ConsentEvent(Base):
 
     __tablename__ = "member_consent_events"
     __table_args__ = (
+        PrimaryKeyConstraint("brand_id", "id"),
         ForeignKeyConstraint(["brand_id", "member_id"], ["members.brand_id", "members.id"], ondelete="CASCADE"),
         CheckConstraint("kind IN ('location', 'marketing')", name="kind"),
         Index("ix_member_consent_events_member", "brand_id", "member_id", "at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
     brand_id: Mapped[uuid.UUID]
     member_id: Mapped[uuid.UUID]
     kind: Mapped[str] = mapped_column(String)

@@ -5,13 +5,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, Numeric, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, Numeric, PrimaryKeyConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import String, Text
 
-from solomo.db.base import Base, created_at, updated_at, uuid_pk
+from solomo.db.base import Base, brand_keyed_id, created_at, updated_at
 
 
 class Campaign(Base):
@@ -19,13 +19,13 @@ class Campaign(Base):
 
     __tablename__ = "campaigns"
     __table_args__ = (
-        UniqueConstraint("brand_id", "id"),
+        PrimaryKeyConstraint("brand_id", "id"),
         CheckConstraint("status IN ('draft', 'active', 'paused', 'ended')", name="status"),
         CheckConstraint("ends_at > starts_at", name="window"),
         Index("ix_campaigns_brand_created", "brand_id", "created_at", "id"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     name: Mapped[str]
     channel: Mapped[str]
@@ -41,8 +41,8 @@ class Offer(Base):
 
     __tablename__ = "offers"
     __table_args__ = (
+        PrimaryKeyConstraint("brand_id", "id"),
         ForeignKeyConstraint(["brand_id", "campaign_id"], ["campaigns.brand_id", "campaigns.id"], ondelete="CASCADE"),
-        UniqueConstraint("brand_id", "id"),
         CheckConstraint("target IN ('all_stores', 'stores', 'geofences')", name="target"),
         CheckConstraint("trigger IN ('enter', 'dwell')", name="trigger"),
         CheckConstraint("coupon_kind IN ('percent', 'amount', 'free_item')", name="coupon_kind"),
@@ -79,7 +79,7 @@ class Offer(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     campaign_id: Mapped[uuid.UUID]
     title: Mapped[str]

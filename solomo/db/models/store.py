@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 
 from geoalchemy2 import Geography, WKBElement
-from sqlalchemy import ForeignKey, Index, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import String
 
-from solomo.db.base import Base, created_at, updated_at, uuid_pk
+from solomo.db.base import Base, brand_keyed_id, created_at, updated_at
 
 
 class Store(Base):
@@ -17,13 +17,13 @@ class Store(Base):
 
     __tablename__ = "stores"
     __table_args__ = (
+        PrimaryKeyConstraint("brand_id", "id"),
         UniqueConstraint("brand_id", "external_ref"),
-        UniqueConstraint("brand_id", "id"),
         # brand_id first (btree_gist) so a tenant's KNN search never walks other tenants' stores.
         Index("ix_stores_brand_location", "brand_id", "location", postgresql_using="gist"),
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = brand_keyed_id()
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     name: Mapped[str]
     address: Mapped[str | None]

@@ -10,5 +10,5 @@ LANGUAGE sql VOLATILE AS $$
     VALUES (p_brand, p_caller, p_method, p_key, p_fingerprint, p_status_code, p_response)
     ON CONFLICT (brand_id, caller, method, key) DO UPDATE
        SET body_hash = excluded.body_hash, status_code = excluded.status_code, response = excluded.response,
-           created_at = now()
+           created_at = excluded.created_at  -- the column's default, now(): Citus refuses functions here
 $$;

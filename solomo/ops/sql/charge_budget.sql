@@ -7,7 +7,10 @@
 --
 -- The clock is clock_timestamp(), read when the charge runs, not now(): charges of one subject queue on the
 -- row's lock, and one whose transaction began before the last writer's would otherwise see time run backwards
--- and add p_rate times that much to the level (at a high rate, a whole burst). Elapsed time is never below zero.
+-- and add p_rate times that much to the level (at a high rate, a whole burst). It is read once, into the row
+-- the INSERT offers (excluded.at), and the DO UPDATE uses that: Citus refuses non-immutable functions in the
+-- DO UPDATE SET of a distributed table. A charge that then waits on the row's lock finds an `at` that may be
+-- later than its own clock: elapsed time is never below zero, and `at` never moves back.
 -- The auth middleware calls it for every request it authenticates; the hot routes' request functions
 -- (solomo/checkins/sql/checkin_request.sql and its peers in solomo/coupons/sql/) call it in their one statement.
 CREATE OR REPLACE FUNCTION solomo_charge_budget(
@@ -21,10 +24,10 @@ BEGIN
     INSERT INTO request_budgets AS b (brand_id, subject, level, at)
     VALUES (p_brand, p_subject, 1, clock_timestamp())
     ON CONFLICT (brand_id, subject) DO UPDATE
-       SET level = greatest(b.level - greatest(extract(epoch FROM clock_timestamp() - b.at), 0) * p_rate, 0) + 1,
-           at = clock_timestamp()
+       SET level = greatest(b.level - greatest(extract(epoch FROM excluded.at - b.at), 0) * p_rate, 0) + 1,
+           at = greatest(b.at, excluded.at)
      WHERE p_force
-        OR greatest(b.level - greatest(extract(epoch FROM clock_timestamp() - b.at), 0) * p_rate, 0) + 1 <= p_burst
+        OR greatest(b.level - greatest(extract(epoch FROM excluded.at - b.at), 0) * p_rate, 0) + 1 <= p_burst
     RETURNING b.level INTO charged;
     IF charged IS NOT NULL THEN
         level := charged - 1;
