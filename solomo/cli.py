@@ -371,6 +371,8 @@ def maintenance_purge(app: Litestar, batch: int, delete_coordinates: bool) -> No
     report = _with_engine(app, lambda engine: purge(engine, batch=batch, keep_coarse=not delete_coordinates))
     verb = "deleted" if delete_coordinates else "coarsened"
     click.echo(f"{verb} the coordinates of {report.coarsened} check-ins")
+    if report.whole_partitions:
+        click.echo(f"  whole partitions past every brand's retention: {', '.join(report.whole_partitions)}")
     click.echo(f"removed {report.expired_keys} expired idempotency keys")
     messages = _with_engine(app, lambda engine: purge_old_messages(engine, batch=batch))
     click.echo(f"removed {messages} webhook messages done more than {KEEP_DAYS} days ago (or the brand's retention)")

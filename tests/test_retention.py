@@ -91,3 +91,43 @@ async def test_partitions_are_created_ahead_and_used(brand: BrandContext, engine
         )
         await session.rollback()
     assert table == "checkins_2032_01"
+
+
+async def test_a_partition_that_ended_before_every_brand_s_retention_is_coarsened_whole(
+    brand: BrandContext, engine: AsyncEngine
+) -> None:
+    # 2001 is before any brand's retention can reach (at most 3,650 days); this month is within everyone's.
+    member = await brand.member("old")
+    async with brand.sessions() as session:
+        await session.execute(
+            text("CREATE TABLE checkins_2001_01 PARTITION OF checkins FOR VALUES FROM ('2001-01-01') TO ('2001-02-01')")
+        )
+        await session.execute(
+            text(
+                """
+                INSERT INTO checkins (brand_id, member_id, recorded_at, location, accuracy_m)
+                VALUES (:b, :m, '2001-01-15T10:00:00Z', ST_SetSRID(ST_MakePoint(2.35678, 48.85432), 4326)::geography, 5)
+                """
+            ),
+            {"b": brand.id, "m": member["id"]},
+        )
+        await session.commit()
+    try:
+        report = await purge(engine)
+        assert "checkins_2001_01" in report.whole_partitions
+        assert not any(name.startswith(f"checkins_{date.today():%Y_%m}") for name in report.whole_partitions)
+        async with brand.sessions() as session:
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT location IS NULL AS purged, ST_AsText(coarse_location) AS coarse FROM checkins_2001_01"
+                    )
+                )
+            ).one()
+        assert (row.purged, row.coarse) == (True, "POINT(2.36 48.85)")
+        # Already coarse: the next purge has nothing to do there.
+        assert "checkins_2001_01" not in (await purge(engine)).whole_partitions
+    finally:
+        async with brand.sessions() as session:
+            await session.execute(text("DROP TABLE checkins_2001_01"))
+            await session.commit()

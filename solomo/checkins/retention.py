@@ -1,13 +1,17 @@
 """Maintenance of check-in data: coarsen raw coordinates past each brand's retention, keep partitions ahead.
 
-Purging runs in small batches, each its own short transaction with ``SKIP LOCKED``, so it can run
-while the API serves: it never holds many locks for long and never waits on a busy row.
+A monthly partition that ended before every brand's retention began is coarsened whole, in one statement that
+names no brand (on Citus it runs on every shard of that month at once). The rest is purged brand by brand in
+small batches, each its own short transaction with ``SKIP LOCKED``, so it can run while the API serves: it never
+holds many locks for long and never waits on a busy row. Rows are never dropped, not even with whole
+partitions: the stats rebuild (``solomo maintenance rebuild-stats``) and a member's data export read them;
+what retention takes away is where the member was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy import text
@@ -34,6 +38,29 @@ _COARSEN = text(
      WHERE c.id = batch.id AND c.recorded_at = batch.recorded_at
     """
 )
+#: The monthly partitions of check-ins that ended before the longest retention of any brand began, with raw
+#: coordinates left in them (the default partition has no end, so it is never one).
+_PAST_EVERY_RETENTION = text(
+    """
+    SELECT p.relname
+    FROM pg_inherits i
+    JOIN pg_class p ON p.oid = i.inhrelid
+    CROSS JOIN LATERAL (
+        SELECT CAST((regexp_match(pg_get_expr(p.relpartbound, p.oid), 'TO \\(''([^'']+)''\\)'))[1]
+                    AS timestamptz) AS ends
+    ) AS b
+    WHERE i.inhparent = CAST('checkins' AS regclass)
+      AND b.ends <= now() - make_interval(days => (SELECT coalesce(max(retention_days), 0) FROM brands))
+    ORDER BY b.ends
+    """
+)
+#: One whole partition coarsened (its name comes from the catalog, never from input).
+_COARSEN_PARTITION = """
+    UPDATE {partition}
+       SET coarse_location = CASE WHEN :keep_coarse THEN ST_SnapToGrid(location::geometry, :grid)::geography END,
+           location = NULL
+     WHERE location IS NOT NULL
+"""
 _EXPIRED_KEYS = text(
     """
     DELETE FROM idempotency_keys k
@@ -48,6 +75,8 @@ _EXPIRED_KEYS = text(
 class PurgeReport:
     coarsened: int = 0
     expired_keys: int = 0
+    #: The partitions coarsened whole (their check-ins are counted in ``coarsened`` too).
+    whole_partitions: list[str] = field(default_factory=list)
 
 
 async def purge(
@@ -56,6 +85,20 @@ async def purge(
     report = PurgeReport()
     async with engine.connect() as conn:
         brands = (await conn.execute(_BRANDS)).all()
+        partitions = list(await conn.scalars(_PAST_EVERY_RETENTION))
+    for partition in partitions:
+        async with engine.begin() as conn:
+            done = (
+                await conn.execute(
+                    text(_COARSEN_PARTITION.format(partition=partition)),
+                    {"keep_coarse": keep_coarse, "grid": COARSE_GRID_DEG},
+                )
+            ).rowcount
+        if done:
+            report.whole_partitions.append(partition)
+            report.coarsened += done
+            if progress:
+                progress(done)
     for brand in brands:
         while True:
             async with engine.begin() as conn:
