@@ -45,9 +45,10 @@ async def test_a_table_in_no_list_is_named(conn: AsyncConnection) -> None:
 
 
 async def test_a_unique_index_without_the_brand_is_named(conn: AsyncConnection) -> None:
-    await conn.execute(text("CREATE UNIQUE INDEX uq_coupons_code_anywhere ON coupons (code)"))
+    # On the id, not the code: codes may repeat across brands (tests/db/test_brand_keys.py makes one that does).
+    await conn.execute(text("CREATE UNIQUE INDEX uq_coupons_id_anywhere ON coupons (id)"))
     assert await problems(conn, Plan.load()) == [
-        "uq_coupons_code_anywhere on distributed table coupons is unique on (code) without brand_id:"
+        "uq_coupons_id_anywhere on distributed table coupons is unique on (id) without brand_id:"
         " Citus can only enforce uniqueness within a shard"
     ]
 
@@ -161,3 +162,46 @@ async def test_a_volatile_function_in_a_change_of_rows_is_named(conn: AsyncConne
         f"solomo_touch_coupons: {call[:-2]}() in a change of rows"
         f" (UPDATE coupons SET {column} = {call} WHERE brand_id = p_brand …)"
     ]
+
+
+async def test_a_statement_that_does_not_name_its_brand_is_named(conn: AsyncConnection) -> None:
+    # offers is joined by id alone: on Citus this statement could not be sent to one shard.
+    await conn.execute(
+        text(
+            "CREATE FUNCTION solomo_offer_coupons(p_brand uuid, p_offer uuid) RETURNS bigint LANGUAGE sql AS"
+            " 'SELECT count(*) FROM coupons c JOIN offers o ON o.id = c.offer_id"
+            " WHERE c.brand_id = p_brand AND o.id = p_offer'"
+        )
+    )
+    # An INSERT whose brand_id is not the brand argument.
+    await conn.execute(
+        text(
+            "CREATE FUNCTION solomo_journal(p_brand uuid, p_other uuid) RETURNS void LANGUAGE sql AS"
+            " 'INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids)"
+            " VALUES (p_other, ''checkin'', 1, now(), true, ''{}'')'"
+        )
+    )
+    plan = Plan.load()
+    plan.functions.append(("solomo_journal(uuid,uuid)", "p_brand", "members"))
+    assert await problems(conn, plan) == [
+        "solomo_journal: a statement reads or writes stats_pending (stats_pending) without naming its brand",
+        "solomo_offer_coupons: a statement reads or writes offers (o) without naming its brand",
+    ]
+
+
+async def test_a_join_on_the_brand_to_a_table_that_names_it_is_enough(conn: AsyncConnection) -> None:
+    await conn.execute(
+        text(
+            "CREATE FUNCTION solomo_offer_coupons(p_brand uuid, p_offer uuid) RETURNS bigint LANGUAGE sql AS"
+            " 'SELECT count(*) FROM coupons c JOIN offers o ON o.brand_id = c.brand_id AND o.id = c.offer_id"
+            " WHERE c.brand_id = p_brand AND o.id = p_offer'"
+        )
+    )
+    # A CTE named like a table is the CTE, not the table.
+    await conn.execute(
+        text(
+            "CREATE FUNCTION solomo_store_count(p_brand uuid) RETURNS bigint LANGUAGE sql AS"
+            " 'WITH stores AS (SELECT id FROM stores WHERE brand_id = p_brand) SELECT count(*) FROM stores'"
+        )
+    )
+    assert await problems(conn, Plan.load()) == []

@@ -10,7 +10,12 @@ migrated database and answers, in words, every rule the plan would break on a re
 * every function that writes a distributed table (itself, or through another ``solomo_`` function it calls) is
   distributed by an argument that is its first, a ``uuid`` (the brand), in the one co-location group;
 * no UPDATE, DELETE or ``ON CONFLICT … DO UPDATE`` in a function calls a volatile function (Citus refuses them on
-  distributed tables, and a value that differs per shard would make a row's copies disagree).
+  distributed tables, and a value that differs per shard would make a row's copies disagree);
+* every statement of a function that reads or writes a distributed table names the brand for each of them
+  (``alias.brand_id = p_brand``, or a join on ``brand_id`` to a table that does; an INSERT gives ``brand_id`` the
+  value ``p_brand``): that is what lets Citus run the statement, and a delegated call, on the brand's shard. This
+  one is read from the function's text with patterns, not parsed: it can be fooled by an alias used twice in one
+  statement, but not into naming a statement that does name its brand.
 
 ``tests/db/test_citus_ready.py`` runs it on the migrated test database and shows it catches each kind of mistake.
 """
@@ -148,6 +153,7 @@ async def problems(conn: AsyncConnection, plan: Plan) -> list[str]:
             listed[oid] = (signature, argument, colocate)
     found += _writers(plan, functions, listed)
     found += _volatile_changes(plan, functions)
+    found += _unrouted_statements(plan, functions)
     return found
 
 
@@ -255,3 +261,82 @@ def _volatile_changes(plan: Plan, functions: list[_Function]) -> list[str]:
                 statement = " ".join(change.group(0).split())[:80]
                 found.append(f"{f.name}: {volatile[0]}() in a change of rows ({statement} …)")
     return found
+
+
+_REFERENCE_TO = re.compile(
+    r"\b(?P<how>FROM|JOIN|(?<!FOR )UPDATE|INSERT\s+INTO)\s+(?P<table>\w+)(?:\s+(?:AS\s+)?(?P<alias>\w+))?",
+    re.IGNORECASE,
+)
+_NOT_ALIASES = {
+    "where", "on", "set", "join", "left", "right", "inner", "cross", "using", "order", "group", "limit", "for", "with",
+    "select", "values", "returning", "as", "natural", "full", "union", "except", "intersect", "window", "having",
+}  # fmt: skip
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def _statements(source: str) -> list[str]:
+    return [s for s in _COMMENT.sub("", source).split(";") if s.strip()]
+
+
+def _unrouted_statements(plan: Plan, functions: list[_Function]) -> list[str]:
+    distributed = set(plan.distributed_tables)
+    found = []
+    for f in functions:
+        if "p_brand" not in f.arg_names:
+            continue
+        for statement in _statements(f.source):
+            # A CTE may share a table's name (record_check_in's `stores`): what it names is the CTE.
+            ctes = set(re.findall(r"\b(\w+)\s+AS\s+(?:NOT\s+)?(?:MATERIALIZED\s+)?\(", statement, re.IGNORECASE))
+            refs = [
+                m
+                for m in _REFERENCE_TO.finditer(statement)
+                if m.group("table") in distributed and m.group("table") not in ctes
+            ]
+            if not refs:
+                continue
+            anchored = _anchored_aliases(statement)
+            for ref in refs:
+                table = ref.group("table")
+                alias = ref.group("alias")
+                name = alias if alias and alias.lower() not in _NOT_ALIASES else table
+                if ref.group("how").upper().startswith("INSERT"):
+                    ok = _insert_names_the_brand(statement, ref.end())
+                else:
+                    ok = name in anchored
+                if not ok:
+                    found.append(f"{f.name}: a statement reads or writes {table} ({name}) without naming its brand")
+    return sorted(set(found))
+
+
+def _anchored_aliases(statement: str) -> set[str]:
+    """The aliases (or table names) this statement ties to p_brand, directly or by a join on brand_id."""
+    anchored = set(re.findall(r"\b(\w+)\.brand_id\s*=\s*p_brand\b", statement))
+    anchored |= set(re.findall(r"\bp_brand\s*=\s*(\w+)\.brand_id\b", statement))
+    if re.search(r"(?<![.\w])brand_id\s*=\s*p_brand\b", statement):
+        anchored.add("")
+    joins = re.findall(r"\b(\w+)\.brand_id\s*=\s*(\w+)\.brand_id\b", statement)
+    changed = True
+    while changed:
+        changed = False
+        for a, b in joins:
+            if (a in anchored) != (b in anchored):
+                anchored |= {a, b}
+                changed = True
+    if "" in anchored:
+        # An unqualified brand_id = p_brand names the tables read without an alias (DELETE FROM t WHERE …).
+        anchored |= {
+            m.group("table")
+            for m in _REFERENCE_TO.finditer(statement)
+            if not m.group("alias") or m.group("alias").lower() in _NOT_ALIASES
+        }
+    return anchored
+
+
+def _insert_names_the_brand(statement: str, after: int) -> bool:
+    """An INSERT whose column list has brand_id and whose VALUES or SELECT list gives p_brand."""
+    rest = statement[after:]
+    columns = re.match(r"\s*\(([^)]*)\)", rest)
+    if columns is None or "brand_id" not in [c.strip() for c in columns.group(1).split(",")]:
+        return False
+    values = re.match(r"\s*(?:VALUES\s*\(|SELECT\s+(?:DISTINCT\s+)?)", rest[columns.end() :], re.IGNORECASE)
+    return values is not None and "p_brand" in rest[columns.end() : columns.end() + values.end() + 400]

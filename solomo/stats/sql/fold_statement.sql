@@ -27,7 +27,7 @@
             SELECT '00000000-0000-0000-0000-000000000000'::uuid AS store_key, b.timezone WHERE e.in_brand
             UNION ALL
             -- One primary-key probe per store of the event, not a scan of the brand's stores per event.
-            SELECT s.id, s.timezone FROM unnest(e.store_ids) AS u(id) JOIN stores s ON s.id = u.id AND s.brand_id = e.brand_id
+            SELECT s.id, s.timezone FROM unnest(e.store_ids) AS u(id) JOIN stores s ON s.id = u.id AND s.brand_id = p_brand
         ) AS k
         WHERE e.kind <> 'share'
     ),
