@@ -488,7 +488,7 @@ def _floors(
     return floors
 
 
-def _function_floor(
+def request_function_floor(
     args: argparse.Namespace, dsn: str, loaded: Loaded, routes: list[MemberRoute], meter: CpuMeter
 ) -> FloorResult:
     """The request function the API calls, called directly: each member's walk in order, members interleaved so
@@ -525,7 +525,7 @@ def run(args: argparse.Namespace) -> None:
             wrk = Wrk(wrk_binary, server.base_url, workdir, [(r.token, r.fragments()) for r in routes])
             levels, paced, profile = _drive_api(args, server, wrk, meter, dsn, workdir)
         floors = _floors(args, dsn, loaded, routes, meter)
-        function_floor = _function_floor(args, dsn, loaded, routes, meter)
+        function_floor = request_function_floor(args, dsn, loaded, routes, meter)
         plans = asyncio.run(explain(dsn, loaded.brand_id, routes[:50]))
         done = asyncio.run(outcome(dsn))
         report(
