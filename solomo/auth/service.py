@@ -93,11 +93,13 @@ class ApiKeyService:
                 )
         revoked_at: datetime | None = await self.session.scalar(
             update(ApiKey)
-            .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None))
+            .where(ApiKey.brand_id == self.brand_id, ApiKey.id == key.id, ApiKey.revoked_at.is_(None))
             .values(revoked_at=func.now())
             .returning(ApiKey.revoked_at)
         )
         if revoked_at is None:  # revoked concurrently: report when
-            revoked_at = await self.session.scalar(select(ApiKey.revoked_at).where(ApiKey.id == key.id))
+            revoked_at = await self.session.scalar(
+                select(ApiKey.revoked_at).where(ApiKey.brand_id == self.brand_id, ApiKey.id == key.id)
+            )
         assert revoked_at is not None
         return revoked_at

@@ -35,7 +35,7 @@ _COARSEN = text(
                                   THEN ST_SnapToGrid(c.location::geometry, :grid)::geography END,
            location = NULL
       FROM batch
-     WHERE c.id = batch.id AND c.recorded_at = batch.recorded_at
+     WHERE c.brand_id = :brand_id AND c.id = batch.id AND c.recorded_at = batch.recorded_at
     """
 )
 #: The monthly partitions of check-ins that ended before the longest retention of any brand began, with raw

@@ -52,7 +52,7 @@ _VOID = text(
         SELECT v.brand_id, e.kind, e.n, v.redeemed_at, true, ARRAY[v.store_id], c.offer_id, c.member_id,
                c.referrer_id, v.order_amount, floor(extract(epoch FROM v.redeemed_at - c.claimed_at))::integer
         FROM voided v
-        JOIN coupons c ON c.id = v.coupon_id
+        JOIN coupons c ON c.brand_id = v.brand_id AND c.id = v.coupon_id
         CROSS JOIN (VALUES ('redeem', -1), ('void', 1)) AS e(kind, n)
     )
     SELECT v.*, c.offer_id AS coupon_offer_id, c.member_id AS coupon_member_id  -- for the webhook event

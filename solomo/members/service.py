@@ -575,7 +575,9 @@ class MemberService:
         await erase_member_offers(self.session, self.brand_id, ids)
         await erase_member_coupons(self.session, self.brand_id, ids)
         await erase_member_webhooks(self.session, self.brand_id, ids)
-        await self.session.execute(update(Member).where(Member.id == member.id).values(erased_at=func.now()))
+        await self.session.execute(
+            update(Member).where(Member.brand_id == self.brand_id, Member.id == member.id).values(erased_at=func.now())
+        )
         await enqueue_event(
             self.session,
             self.brand_id,
