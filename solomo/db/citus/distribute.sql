@@ -53,9 +53,10 @@ SELECT create_distributed_table('webhook_messages', 'brand_id', colocate_with =>
 SELECT create_distributed_table('webhook_attempts', 'brand_id', colocate_with => 'members');
 
 -- Functions that write a brand's rows, delegated whole to the worker holding that brand's shard: every statement
--- in them names p_brand, so the call runs there as one local transaction. force_delegation: the app calls them
--- inside its own transaction (BEGIN … COMMIT around the one statement), where Citus would otherwise plan each
--- statement of the body from the coordinator.
+-- in them names p_brand, so the call runs there as one local transaction. The hot routes call their request
+-- function as one statement in autocommit (solomo/db/pool.py), which Citus delegates as it is; force_delegation
+-- also delegates a call made inside a transaction block (the stats fold before a read, run_once's idempotency
+-- functions), whose other statements name the same brand and so go to the same worker, as Citus then requires.
 SELECT create_distributed_function('solomo_checkin_request(uuid,uuid,integer,integer,double precision,text,bytea,double precision,double precision,double precision,timestamp with time zone,boolean,text)', 'p_brand', colocate_with => 'members', force_delegation => true);
 SELECT create_distributed_function('solomo_claim_request(uuid,uuid,integer,integer,double precision,text,bytea,uuid,text,text)', 'p_brand', colocate_with => 'members', force_delegation => true);
 SELECT create_distributed_function('solomo_redeem_request(uuid,uuid,bytea,integer,double precision,text,bytea,double precision,double precision,text,boolean,uuid,numeric)', 'p_brand', colocate_with => 'members', force_delegation => true);
