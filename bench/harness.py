@@ -425,7 +425,8 @@ async def db_counters(dsn: str) -> dict[str, int]:
     """Cumulative server counters; their difference over a level says what PostgreSQL did meanwhile.
 
     sessions: connections opened on the benchmark database (this one excluded); checkpoints: timed or
-    requested; autovacuum: automatic vacuums and analyzes of any table.
+    requested; autovacuum: automatic vacuums and analyzes of any table; wal_bytes, wal_fpi (full-page images) and
+    wal_sync (WAL flushes to disk: commits that shared a flush count once) from pg_stat_wal.
     """
     conn = await asyncpg.connect(dsn)
     try:
@@ -433,10 +434,13 @@ async def db_counters(dsn: str) -> dict[str, int]:
             """
             SELECT (SELECT sessions - 1 FROM pg_stat_database WHERE datname = current_database()) AS sessions,
                    (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) AS checkpoints,
-                   (SELECT sum(autovacuum_count + autoanalyze_count) FROM pg_stat_all_tables)::bigint AS autovacuum
+                   (SELECT sum(autovacuum_count + autoanalyze_count) FROM pg_stat_all_tables)::bigint AS autovacuum,
+                   w.wal_bytes::bigint AS wal_bytes, w.wal_fpi AS wal_fpi, w.wal_sync AS wal_sync
+            FROM pg_stat_wal w
             """
         )
-        return {key: int(row[key] or 0) for key in ("sessions", "checkpoints", "autovacuum")}
+        keys = ("sessions", "checkpoints", "autovacuum", "wal_bytes", "wal_fpi", "wal_sync")
+        return {key: int(row[key] or 0) for key in keys}
     finally:
         await conn.close()
 
