@@ -77,7 +77,7 @@ class HeatmapCellProperties(msgspec.Struct):
         int,
         msgspec.Meta(
             description="Distinct members among them (at least `min_members`): a HyperLogLog estimate, exact for small "
-            "counts (up to 160 members), within about 2 % beyond."
+            "counts (up to 160 members), with a standard error of about 2.3 % beyond."
         ),
     ]
 

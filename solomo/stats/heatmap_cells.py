@@ -19,8 +19,9 @@ same test, so the two answer alike. Two boxes side by side share the cells on th
 **The rollup.** A range of brand-local days reads month rows for the calendar months wholly inside it and day rows
 for the rest; check-ins are summed and the members' HyperLogLog sketches united before the brand's k
 (``heatmap_min_members``) is applied, so k-anonymity holds on the whole range, not per period. ``members`` is the
-sketch's estimate: exact for small counts (the explicit representation holds up to 160 members), within about 2 %
-beyond. The read folds the brand's journal first (``stats_range(..., fold=True)``) and is then one statement.
+sketch's estimate: exact for small counts (the explicit representation holds up to 160 members), with a standard
+error of about 2.3 % beyond. The read folds the brand's journal first (``stats_range(..., fold=True)``) and is then
+one statement.
 
 **Raw rows** serve a size whose rung falls off the ladder: below rung 0 (a ``cell_m`` under about 84 m near the
 equator) and above rung 20 (large cells at latitudes beyond about 66°). Both are bounded by the box and range.
