@@ -182,7 +182,8 @@ async def test_counts_per_hexagon_follow_the_points_placed(brand: BrandContext, 
     body = await heatmap(brand, {"bbox": box(lon, lat)})
 
     assert body["min_members"] == 2
-    assert body["cell_m"] == grid.cell_m  # 500 m on the ladder: 526.4 m in Paris, 428.6 m in New York, 469.7 m in Sydney
+    # 500 m on the ladder: 526.4 m in Paris, 428.6 m in New York, 469.7 m in Sydney.
+    assert body["cell_m"] == grid.cell_m
     features = body["features"]
     assert len(features) == 5
     groups = {"home": home, "upper_right": upper_right, "lower_left": lower_left, "above": above}
