@@ -10,8 +10,12 @@ All are installed from the copies in ``0008_heatmap_cells/``.
 The upgrade fills ``heatmap_cells`` from the raw check-ins of every brand (verified ones, at
 ``coalesce(location, coarse_location)``, as the rebuild reads them), so the heatmap answers from rollups at once.
 Journal rows already waiting have no point and add nothing to the heatmap when folded: their check-ins are among
-the raw rows counted here. The ``ALTER TABLE`` holds ``stats_pending`` until the revision commits, so check-ins wait
-for it (under their lock timeout); about 25 s per 10⁶ check-ins on the bench machine (bench/README.md).
+the raw rows counted here, and no check-in can journal a point before this commits, since the ``ALTER TABLE`` holds
+``stats_pending`` until then. That is also the cost: the fill took about 95 s per 10⁶ verified check-ins on the bench
+machine (bench/README.md, 2026-12-03), and check-ins wait for it, each for its lock timeout (2 s by default), then
+are answered 503 with Retry-After. Upgrade a large database when check-ins are few. (A check-in already running
+the earlier function when this commits journals no point and is missing from the heatmap until
+``solomo maintenance rebuild-stats``.)
 
 The downgrade drops the table and the columns and puts back the functions as ``0004_request_functions/`` and
 ``0001_baseline/`` installed them (a file read, never an import).
