@@ -155,7 +155,7 @@ def _next_month(day: date) -> date:
 # Cells from the rollup: the month rows and the day rows of the range over the box's (i, j) range. Counts add up;
 # sketches unite, so the members of a cell are counted once however many periods they came in.
 _FROM_ROLLUPS = """
-cells AS (
+cells AS MATERIALIZED (
     SELECT h.i, h.j, CAST(sum(h.checkins) AS bigint) AS checkins,
            CAST(round(hll_cardinality(hll_union_agg(h.members))) AS bigint) AS members
     FROM (
@@ -194,7 +194,7 @@ rung AS MATERIALIZED (
     SELECT 1.5 * s.size AS column_m, sqrt(3) * s.size AS row_m
     FROM (SELECT 100 * power(2::float8, CAST(:rung AS integer) / 2.0::float8) AS size) AS s
 ),
-cells AS (
+cells AS MATERIALIZED (
     SELECT c.cell[1] AS i, c.cell[2] AS j, count(*) AS checkins, count(DISTINCT c.member_id) AS members
     FROM (
         SELECT p.member_id, solomo_heatmap_cell(p.x / r.column_m, p.y / r.row_m) AS cell FROM points p CROSS JOIN rung r
@@ -203,7 +203,8 @@ cells AS (
 )"""
 
 # The cells whose hexagon touches the box, and the brand's k; joined from the brand so k comes back when no cell
-# passes it.
+# passes it. The cells are MATERIALIZED so the box test runs once per cell after the sums, not pushed down into the
+# scan of every period's row (16 µs a row for the hexagon and the test: half the statement at 90 days).
 _ANSWER = """
 WITH {cells},
 boxed AS (
