@@ -1652,7 +1652,7 @@ def report_routes(
         print(
             "  requests, warm-ups included, divided by their number); the rest of p50 is the app, HTTP and the client"
         )
-        print("  target: PASS when every timed answer was 200 and p95 ≤ the target (90-day rows only)")
+        print("  target: PASS when every timed answer was 200 and p95 ≤ the target (90-day rows; the heatmap also 365)")
 
     if statements:
         print("\n=== Statements PostgreSQL spent the most time on during the route timings (pg_stat_statements) ===")
