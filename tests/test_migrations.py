@@ -56,3 +56,45 @@ def test_migrations_match_the_models(database_url: str) -> None:
 
     differences = [d for d in asyncio.run(run()) if not on_a_partition(d)]
     assert differences == []
+
+
+_HEATMAP_ROWS = (
+    "SELECT brand_id::text, rung, grain, period, i, j, checkins, hll_cardinality(members) FROM heatmap_cells"
+    " ORDER BY 1, 2, 3, 4, 5, 6"
+)
+
+
+def test_the_heatmap_revision_fills_its_rollup_as_the_rebuild_would(databases: TestDatabases) -> None:
+    """0009_heatmap_cells folds the check-ins already stored into heatmap_cells (two brands, one far from UTC;
+    flagged check-ins left out, purged ones at their coarse point): the same rows as the rebuild's fold of them."""
+    url = databases.create("heatmap_fill")
+    upgrade(url, "0008_brand_keys")
+    for n, zone in enumerate(("Europe/Paris", "Pacific/Kiritimati")):
+        brand = f"00000000-0000-0000-0000-00000000000{n + 1}"
+        fetch(url, f"INSERT INTO brands (id, name, timezone) VALUES ('{brand}', 'brand {n}', '{zone}')")
+        fetch(
+            url,
+            f"INSERT INTO members (brand_id, external_id) SELECT '{brand}', 'm' || g FROM generate_series(1, 20) g",
+        )
+        fetch(
+            url,
+            f"""
+            INSERT INTO checkins (brand_id, member_id, recorded_at, location, coarse_location, accuracy_m, flags)
+            SELECT m.brand_id, m.id, now() - random() * interval '100 days',
+                   CASE WHEN g % 5 <> 0 THEN p.pt END,
+                   CASE WHEN g % 5 = 0 THEN ST_SnapToGrid(p.pt::geometry, 0.01)::geography END,
+                   10, CASE WHEN g % 7 = 0 THEN ARRAY['mocked'] ELSE '{{}}'::text[] END
+            FROM generate_series(1, 300) g
+            CROSS JOIN LATERAL (SELECT * FROM members WHERE brand_id = '{brand}' ORDER BY random() + g LIMIT 1) m
+            CROSS JOIN LATERAL (
+                SELECT ST_SetSRID(ST_MakePoint(2.35 + random() * 0.1, 48.85 + random() * 0.05), 4326)::geography AS pt
+            ) p
+            """,
+        )
+    upgrade(url)
+    filled = fetch(url, _HEATMAP_ROWS)
+    assert len(filled) > 1000
+    assert {r[1] for r in filled} == set(range(21))
+    fetch(url, "DELETE FROM heatmap_cells")
+    fetch(url, "SELECT solomo_stats_fold_raw(id) FROM brands")
+    assert fetch(url, _HEATMAP_ROWS) == filled

@@ -179,6 +179,7 @@ async def test_rebuilt_equals_incremental(brand: BrandContext, engine: Any) -> N
         "stats_rollup": "store_key, offer_key, grain, period",
         "stats_hourly": "store_key, offer_key, grain, period, hour",
         "stats_referrers": "offer_key, grain, period, referrer_id",
+        "heatmap_cells": "rung, grain, period, i, j",
     }
 
     async def snapshot() -> dict[str, list[Any]]:
@@ -199,6 +200,8 @@ async def test_rebuilt_equals_incremental(brand: BrandContext, engine: Any) -> N
 
     incremental = await snapshot()
     assert len(incremental["stats_rollup"]) > 10
+    # Three verified check-ins, two at the shop and one away from it: 21 rungs, a day row and a month row each.
+    assert len(incremental["heatmap_cells"]) >= 2 * 21 * 2
     assert await scalar(brand, "SELECT count(*) FROM stats_pending WHERE brand_id = :b", b=brand.id) == 0
     await rebuild_brand(engine, brand.id)
     assert await snapshot() == incremental

@@ -1,8 +1,11 @@
 """The check-in heatmap: hexagon counts by hand, k-anonymity, what counts, CSV, and the refusals.
 
 Check-ins are inserted as rows (the API only takes ``recorded_at`` within the last 24 hours and throttles a
-member's check-ins), except in the test that posts them through ``POST /v1/checkins``. Points are placed by
-geometry in the grid's own projection (EPSG:3857), so which hexagon each falls in is known by construction.
+member's check-ins), then the brand's rollups are rebuilt from them, as ``solomo maintenance rebuild-stats`` does;
+except in the test that posts them through ``POST /v1/checkins``, whose journal the read folds. Points are placed by
+geometry in the grid's own projection (EPSG:3857), so which hexagon each falls in is known by construction. The
+grid is the rung of the ladder that ``cell_m`` snaps to (solomo/stats/heatmap_cells.py): tests/stats/ holds the
+ladder's own tests.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy import text
 
 from solomo.geo.bbox import parse_bbox
 from solomo.geo.crs import wgs84_to_gcj02
+from solomo.stats.rollups import rebuild_brand
 from tests.conftest import BrandContext
 
 GEOD = Geod(ellps="WGS84")
@@ -46,11 +50,15 @@ class Row:
 
 
 class Grid:
-    """ST_HexagonGrid's layout in EPSG:3857: flat-topped hexagons, column i at x = 1.5 size i, odd columns half up."""
+    """ST_HexagonGrid's layout in EPSG:3857: flat-topped hexagons, column i at x = 1.5 size i, odd columns half up;
+    the size is the ladder's (100·√2^k Mercator metres) nearest in log scale to ``cell_m`` at ``lat``."""
 
     def __init__(self, lat: float, cell_m: float = 500) -> None:
-        self.size = cell_m / math.cos(math.radians(lat))
+        rung = round(2 * math.log2(cell_m / math.cos(math.radians(lat)) / 100))
+        self.size = 100 * math.sqrt(2) ** rung
         self.apothem = self.size * math.sqrt(3) / 2
+        #: What the answer says the size is: the rung's size on the ground at ``lat``.
+        self.cell_m = round(self.size * math.cos(math.radians(lat)), 1)
 
     def centre(self, i: int, j: int) -> tuple[float, float]:
         return 1.5 * self.size * i, self.size * math.sqrt(3) * (j + (i % 2) / 2)
@@ -110,6 +118,8 @@ async def insert(brand: BrandContext, rows: Sequence[Row]) -> None:
             ],
         )
         await session.commit()
+    # Rows inserted behind the journal's back reach the rollups as rebuild-stats brings them.
+    await rebuild_brand(brand.sessions.kw["bind"], brand.id)
 
 
 async def set_k(brand: BrandContext, k: int) -> None:
@@ -172,7 +182,8 @@ async def test_counts_per_hexagon_follow_the_points_placed(brand: BrandContext, 
     body = await heatmap(brand, {"bbox": box(lon, lat)})
 
     assert body["min_members"] == 2
-    assert body["cell_m"] == 500
+    # 500 m on the ladder: 526.4 m in Paris, 428.6 m in New York, 469.7 m in Sydney.
+    assert body["cell_m"] == grid.cell_m
     features = body["features"]
     assert len(features) == 5
     groups = {"home": home, "upper_right": upper_right, "lower_left": lower_left, "above": above}
@@ -197,7 +208,7 @@ async def test_counts_per_hexagon_follow_the_points_placed(brand: BrandContext, 
         # About cell_m on the ground: the size is scaled by 1/cos(latitude) for Mercator.
         for (lon1, lat1), (lon2, lat2) in itertools.pairwise(ring):
             _, _, edge = GEOD.inv(lon1, lat1, lon2, lat2)
-            assert edge == pytest.approx(500, rel=0.01)
+            assert edge == pytest.approx(grid.cell_m, rel=0.01)
         centroid = polygon(feature).centroid
         indexes.append(grid.index(centroid.x, centroid.y))
     assert indexes == sorted(indexes), "features are ordered by the grid's i, then j"
@@ -241,8 +252,12 @@ async def test_only_verified_checkins_of_the_brand_in_the_days_and_the_box_count
     grid = Grid(lat)
     centre = grid.centre(*grid.cell_near(lon, lat))
     p = grid.at(centre, 0, 0)
-    # The box ends 0.001° east of p; the hexagon reaches about 0.007° east, so its east part is out of the box.
+    # The box ends 0.001° east of p; the hexagon reaches about 0.007° east, so its east part is out of the box. A
+    # hexagon is counted whole when it touches the box (the rollup knows cells, not points): beyond counts.
     beyond = (p[0] + 0.003, p[1])
+    # The centre of the next hexagon east (and half a row up): it reaches 0.0036° east of p at the nearest, so it
+    # does not touch the box.
+    east = grid.at(grid.centre(*grid.index(*p)), 30, 2 * grid.apothem)
     bbox = f"{p[0] - 0.01},{p[1] - 0.01},{p[0] + 0.001},{p[1] + 0.01}"
     a, b = await members(brand, 2)
     day = {"from": "2025-01-10", "to": "2025-01-10"}  # Paris is UTC+1 in January
@@ -262,23 +277,27 @@ async def test_only_verified_checkins_of_the_brand_in_the_days_and_the_box_count
             Row(a, *p, at("2025-01-10T12:00:00Z"), flags=("mocked",)),
             Row(b, *p, at("2025-01-10T12:00:00Z"), flags=("low_accuracy", "impossible_speed")),
             Row(a, *beyond, at("2025-01-10T12:00:00Z")),  # same hexagon, outside the box
+            Row(a, *east, at("2025-01-10T12:00:00Z")),  # a hexagon that does not touch the box
+            Row(b, *east, at("2025-01-10T12:00:00Z")),
         ],
     )
     others = await members(other_brand, 2)
     await insert(other_brand, [Row(m, *p, at("2025-01-10T12:00:00Z")) for m in others])
     await set_k(brand, 2)
 
-    [cell] = (await heatmap(brand, {"bbox": bbox} | day))["features"]
-    assert counts(cell) == (4, 2)
-    assert polygon(cell).contains(shapely.Point(*beyond))
     body = await heatmap(brand, {"bbox": bbox} | day)
+    [cell] = body["features"]
+    assert counts(cell) == (5, 2)
+    assert polygon(cell).contains(shapely.Point(*beyond))
     assert (body["from"], body["to"]) == ("2025-01-10", "2025-01-10")
 
     # The rows left out above are there: a wider range and a wider box take them in.
     [cell] = (await heatmap(brand, {"bbox": bbox, "from": "2025-01-09", "to": "2025-01-11"}))["features"]
-    assert counts(cell) == (6, 2)
-    [cell] = (await heatmap(brand, {"bbox": box(*p)} | day))["features"]
-    assert counts(cell) == (5, 2)
+    assert counts(cell) == (7, 2)
+    cells = (await heatmap(brand, {"bbox": box(*p)} | day))["features"]
+    assert sorted(counts(c) for c in cells) == [(2, 2), (5, 2)]
+    [east_cell] = [c for c in cells if polygon(c).contains(shapely.Point(*east))]
+    assert counts(east_cell) == (2, 2)
 
 
 async def test_checkins_posted_through_the_api_are_counted_unless_flagged(brand: BrandContext) -> None:
@@ -347,7 +366,7 @@ async def test_an_area_without_checkins_is_an_empty_collection(brand: BrandConte
         "features": [],
         "from": (today - timedelta(days=29)).isoformat(),
         "to": today.isoformat(),
-        "cell_m": 500.0,
+        "cell_m": Grid(10.25).cell_m,  # 500 m on the ladder at 10.25°N: 556.7 m
         "min_members": 5,
     }
 
@@ -440,7 +459,10 @@ async def test_too_many_cells_says_how_many(brand: BrandContext) -> None:
     message = answer.json()["errors"][0]["message"]
     found = re.search(r"about ([\d,]+) cells", message)
     assert found, message
-    # 1° x 1° at 48.5°N is about 73.8 km x 111.2 km; a hexagon of 100 m is 25,981 m².
-    assert int(found.group(1).replace(",", "")) == pytest.approx(73.8e3 * 111.2e3 / 25_981, rel=0.02)
+    # 1° x 1° at 48.5°N is about 73.8 km x 111.2 km; 100 m is 93.7 m on the ladder there, a hexagon of 22,810 m².
+    size = Grid(48.5, 100).cell_m
+    assert size == 93.7
+    assert int(found.group(1).replace(",", "")) == pytest.approx(73.8e3 * 111.2e3 / (2.598 * size**2), rel=0.02)
+    assert "93.7 m hexagons" in message
     ok = await brand.client.get(URL, params={"bbox": "2,48,3,49", "cell_m": "500"}, headers=brand.admin)
     assert ok.status_code == 200, ok.text

@@ -36,6 +36,7 @@ FILES = (
     "coupons/sql/record_code_failure.sql",
     "coupons/sql/claim_request.sql",
     "coupons/sql/redeem_request.sql",
+    "stats/sql/heatmap_cell.sql",
     "stats/sql/raw_events.sql",
     "stats/sql/fold.sql",
     "stats/sql/fold_raw.sql",

@@ -1,11 +1,11 @@
 """Keeping the rollups: folding the event journal in, and rebuilding a brand's rollups from its raw rows.
 
 The hot paths only append to ``stats_pending``; ``solomo_stats_fold`` (``solomo/stats/sql/fold.sql``) moves a brand's
-journal into ``stats_rollup``, ``stats_hourly`` and ``stats_referrers``. Every stats read folds its brand first, in the
-statement that reads the brand's clock (``stats_range(..., fold=True)``), so answers include every event
-committed before the read; the app also folds in the background, so a read never has more than a few seconds
-of events to fold. A read waits at most ``READ_WAIT_MS`` for a fold already running: during a rebuild, reads
-answer from the rollups as they were when it began.
+journal into ``stats_rollup``, ``stats_hourly``, ``stats_referrers`` and the heatmap's ``heatmap_cells``. Every
+stats read folds its brand first, in the statement that reads the brand's clock (``stats_range(..., fold=True)``),
+so answers include every event committed before the read; the app also folds in the background, so a read never
+has more than a few seconds of events to fold. A read waits at most ``READ_WAIT_MS`` for a fold already running:
+during a rebuild, reads answer from the rollups as they were when it began.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ _REBUILD = [
     text("DELETE FROM stats_rollup WHERE brand_id = :brand_id"),
     text("DELETE FROM stats_hourly WHERE brand_id = :brand_id"),
     text("DELETE FROM stats_referrers WHERE brand_id = :brand_id"),
+    text("DELETE FROM heatmap_cells WHERE brand_id = :brand_id"),
     # Journal rows this snapshot sees are also in the raw rows it reads; ones still in flight are not, and
     # stay for the next fold.
     text("DELETE FROM stats_pending WHERE brand_id = :brand_id"),
@@ -46,7 +47,7 @@ _RAW_TABLES = text("ANALYZE checkins, checkin_matches, offer_impressions, coupon
 #: A rebuild deletes and reinserts every row of a brand: at 10⁷ check-ins that left 4.9 GB of dead rows in
 #: stats_hourly until autovacuum came by, no visibility map for index-only scans and no statistics of the new
 #: rows. Vacuumed once, after all the brands.
-_ROLLUP_TABLES = text("VACUUM (ANALYZE) stats_rollup, stats_hourly, stats_referrers, stats_pending")
+_ROLLUP_TABLES = text("VACUUM (ANALYZE) stats_rollup, stats_hourly, stats_referrers, heatmap_cells, stats_pending")
 
 
 async def fold_all(engine: AsyncEngine) -> int:

@@ -1,4 +1,4 @@
--- solomo_record_check_in (version 6): the whole check-in in one call (one round trip from the API), answering
+-- solomo_record_check_in (version 7): the whole check-in in one call (one round trip from the API), answering
 -- with the offers the check-in makes claimable. Version 3 found an event's offers through indexes (all-stores
 -- offers by brand and trigger; store and fence offers by GIN on their id arrays). Version 4 journals the
 -- check-in, first visits and impressions for the stats (stats_pending), keeps each member's earliest verified
@@ -12,6 +12,7 @@
 -- version when nothing in it changes, each event's store timezone read by primary key instead of hashing
 -- every store of the brand, no offer lookup for a fix older than the eligibility window, and no audience
 -- check (solomo_offer_admits, a query per offer) for an offer whose existing grant the upsert would keep.
+-- Version 7 journals a verified check-in's point (stats_pending.lon, lat) for the heatmap rollups (heatmap_cells).
 -- A fix that stays inside still writes its fence state: last_recorded_at moves with it, because the late
 -- rules compare against it (a state a newer fix set is never moved back, also when that fix's location
 -- was purged) and the member's data export shows it.
@@ -275,12 +276,12 @@ BEGIN
             ON CONFLICT (brand_id, member_id, store_key) DO UPDATE SET first_at = excluded.first_at
         ),
         journaled AS (
-            INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, member_id)
-            SELECT p_brand, 'checkin', 1, p_recorded_at, true, st.ids, p_member FROM stores st
+            INSERT INTO stats_pending (brand_id, kind, n, at, in_brand, store_ids, member_id, lon, lat)
+            SELECT p_brand, 'checkin', 1, p_recorded_at, true, st.ids, p_member, p_lon, p_lat FROM stores st
             UNION ALL
             SELECT p_brand, 'first', m.n, m.at, e.store_key = '00000000-0000-0000-0000-000000000000',
                    CASE WHEN e.store_key = '00000000-0000-0000-0000-000000000000' THEN '{}' ELSE ARRAY[e.store_key] END,
-                   p_member
+                   p_member, NULL, NULL
             FROM earlier e
             CROSS JOIN LATERAL (
                 SELECT 1 AS n, p_recorded_at AS at

@@ -47,6 +47,7 @@ SELECT create_distributed_table('stats_pending', 'brand_id', colocate_with => 'm
 SELECT create_distributed_table('stats_rollup', 'brand_id', colocate_with => 'members');
 SELECT create_distributed_table('stats_hourly', 'brand_id', colocate_with => 'members');
 SELECT create_distributed_table('stats_referrers', 'brand_id', colocate_with => 'members');
+SELECT create_distributed_table('heatmap_cells', 'brand_id', colocate_with => 'members');
 SELECT create_distributed_table('webhook_endpoints', 'brand_id', colocate_with => 'members');
 SELECT create_distributed_table('webhook_outbox', 'brand_id', colocate_with => 'members');
 SELECT create_distributed_table('webhook_messages', 'brand_id', colocate_with => 'members');

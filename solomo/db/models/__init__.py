@@ -18,7 +18,14 @@ from solomo.db.models.eligibility import OfferEligibility, OfferImpression
 from solomo.db.models.geofence import Geofence
 from solomo.db.models.member import SOCIAL_PROVIDERS, ConsentEvent, Member, SocialAccount
 from solomo.db.models.offer import Campaign, Offer
-from solomo.db.models.stats import member_firsts, stats_hourly, stats_pending, stats_referrers, stats_rollup
+from solomo.db.models.stats import (
+    heatmap_cells,
+    member_firsts,
+    stats_hourly,
+    stats_pending,
+    stats_referrers,
+    stats_rollup,
+)
 from solomo.db.models.store import Store
 from solomo.db.models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookOutbox
 
@@ -53,6 +60,7 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookMessage",
     "WebhookOutbox",
+    "heatmap_cells",
     "member_firsts",
     "stats_hourly",
     "stats_pending",

@@ -1,4 +1,4 @@
-"""The stats tables: the event journal, the rollups it is folded into, and first visits.
+"""The stats tables: the event journal, the rollups it is folded into (the heatmap's among them), and first visits.
 
 Core tables rather than ORM classes: nothing loads them as objects (the journal has no key at all), and the
 rollups share one long list of counter columns.
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -95,6 +96,9 @@ stats_pending = Table(
     Column("referrer_id", UUID(as_uuid=True)),
     Column("amount", Numeric),
     Column("wait_s", Integer),
+    # A verified check-in's point (WGS-84), for the heatmap rollup; NULL on every other event.
+    Column("lon", Double),
+    Column("lat", Double),
     CheckConstraint(
         "kind IN ('checkin', 'flagged', 'first', 'impression', 'claim', 'redeem', 'void', 'share')", name="kind"
     ),
@@ -160,4 +164,24 @@ stats_referrers = Table(
         )
         for figure in ("claims", "redemptions", "order_amount")
     ],
+)
+
+#: Verified check-ins per hexagon of the heatmap's fixed ladder of grids (solomo/stats/heatmap_cells.py): cell (i, j)
+#: of ST_Hexagon's layout in EPSG:3857 at circumradius 100·√2^rung metres, per brand-local day (grain d) or calendar
+#: month (grain m, period its first day), with the distinct members' sketch. Keyed by brand first, like every
+#: rollup; a read takes one brand, rung and period and a range of i.
+heatmap_cells = Table(
+    "heatmap_cells",
+    Base.metadata,
+    Column("brand_id", UUID(as_uuid=True), ForeignKey("brands.id", ondelete="CASCADE"), nullable=False),
+    Column("rung", SmallInteger, nullable=False),
+    Column("grain", CHAR(1), nullable=False),
+    Column("period", Date, nullable=False),
+    Column("i", Integer, nullable=False),
+    Column("j", Integer, nullable=False),
+    Column("checkins", BigInteger, nullable=False),
+    Column("members", HLL, nullable=False),
+    PrimaryKeyConstraint("brand_id", "rung", "grain", "period", "i", "j"),
+    CheckConstraint("grain IN ('d', 'm')", name="grain"),
+    CheckConstraint("rung BETWEEN 0 AND 20", name="rung"),
 )

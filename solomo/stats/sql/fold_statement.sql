@@ -12,6 +12,11 @@
 -- referrer board also keeps, per sharer, the four-month windows (grain r, under the window's last month): the
 -- bound it ranks sharers by (see solomo/stats/referrers.py).
 -- Shares count only on the referrer board; flagged check-ins add no one to the unique-member sketch.
+-- The check-in heatmap's rollup, heatmap_cells (solomo/stats/heatmap_cells.py), counts each verified check-in that
+-- carries a point in its hexagon on every rung of the ladder: ST_Hexagon's layout in EPSG:3857 with circumradius
+-- 100·√2^k Mercator metres, k = 0..20 (100 m to 102.4 km), per brand-local day and calendar month, with its
+-- members' sketch. Journal rows without a point (written before the journal had one) add nothing there: the
+-- migration that made the table filled it from the raw rows.
     WITH ev AS (
         /*EVENTS*/
     ),
@@ -227,5 +232,42 @@
            SET shares = t.shares + excluded.shares, claims = t.claims + excluded.claims,
                redemptions = t.redemptions + excluded.redemptions,
                order_amount = t.order_amount + excluded.order_amount
+    ),
+    -- Projected once per check-in (EPSG:3857 is these two formulas on its sphere); beyond ±85.0511° Mercator y
+    -- runs off to infinity, and no heatmap box reaches there.
+    heat_points AS MATERIALIZED (
+        SELECT (e.at AT TIME ZONE b.timezone)::date AS day, e.member_id, e.n,
+               6378137 * radians(e.lon) AS x, 6378137 * ln(tan(pi() / 4 + radians(e.lat) / 2)) AS y
+        FROM ev e
+        JOIN brands b ON b.id = e.brand_id
+        WHERE e.kind = 'checkin' AND e.lon IS NOT NULL AND abs(e.lat) <= 85.0511287798066
+    ),
+    -- A column's and a row's width per rung, materialized so they reach solomo_heatmap_cell as plain values.
+    heat_rungs AS MATERIALIZED (
+        SELECT k::smallint AS rung, 1.5 * s.size AS column_m, sqrt(3) * s.size AS row_m
+        FROM generate_series(0, 20) AS k
+        CROSS JOIN LATERAL (SELECT 100 * power(2::float8, k / 2.0::float8) AS size) AS s
+    ),
+    heat_days AS MATERIALIZED (
+        SELECT c.rung, c.day, c.cell[1] AS i, c.cell[2] AS j, sum(c.n) AS checkins,
+               hll_add_agg(hll_hash_bytea(uuid_send(c.member_id)), 11, 5, -1, 1) AS members
+        FROM (
+            SELECT r.rung, p.day, p.member_id, p.n, solomo_heatmap_cell(p.x / r.column_m, p.y / r.row_m) AS cell
+            FROM heat_points p
+            CROSS JOIN heat_rungs r
+        ) AS c
+        GROUP BY c.rung, c.day, c.cell
+    ),
+    heated AS (
+        INSERT INTO heatmap_cells AS t (brand_id, rung, grain, period, i, j, checkins, members)
+        SELECT p_brand, d.rung, 'd', d.day, d.i, d.j, d.checkins, d.members
+        FROM heat_days d
+        UNION ALL
+        SELECT p_brand, d.rung, 'm', date_trunc('month', d.day)::date, d.i, d.j, sum(d.checkins), hll_union_agg(d.members)
+        FROM heat_days d
+        GROUP BY d.rung, date_trunc('month', d.day), d.i, d.j
+        ON CONFLICT (brand_id, rung, grain, period, i, j) DO UPDATE
+           SET checkins = t.checkins + excluded.checkins,
+               members = hll_union(t.members, excluded.members)
     )
     SELECT count(*) INTO v_events FROM ev;

@@ -312,6 +312,7 @@ export async function renderDashboard(root, ctx) {
       return;
     }
     const widthM = (east - west) * 111_320 * Math.cos((((north + south) / 2) * Math.PI) / 180);
+    // The API snaps this to its ladder of sizes and answers the size it used (answer.cell_m).
     const cell = Math.round(Math.min(50_000, Math.max(50, widthM / CELLS_ACROSS)));
     const bbox = [west, south, east, north].map((v) => v.toFixed(5)).join(",");
     try {
@@ -320,7 +321,7 @@ export async function renderDashboard(root, ctx) {
       map.getSource("heat").setData(answer);
       const top = Math.max(0, ...answer.features.map((f) => f.properties.checkins));
       map.setPaintProperty("heat", "fill-color", ["interpolate", ["linear"], ["get", "checkins"], 1, "#fed976", Math.max(2, top), "#bd0026"]);
-      replace(heatStatus, message(answer.features.length ? t("dash.heatCells", { cells: count(answer.features.length), cell: count(cell) }) : t("dash.heatNone", { k: count(answer.min_members) })));
+      replace(heatStatus, message(answer.features.length ? t("dash.heatCells", { cells: count(answer.features.length), cell: count(Math.round(answer.cell_m)) }) : t("dash.heatNone", { k: count(answer.min_members) })));
       replace(
         heatLegend,
         answer.features.length
