@@ -47,7 +47,8 @@ async def messages(conn: asyncpg.Connection, brand: BrandContext) -> list[dict[s
         pass
     rows = await conn.fetch(
         "SELECT endpoint_id, event_type, member_id, payload::text AS payload, status FROM webhook_messages"
-        " WHERE brand_id = $1 ORDER BY created_at, event_type",
+        # One fan-out gives its messages one created_at: within it, the order the events happened in.
+        " WHERE brand_id = $1 ORDER BY created_at, CAST(payload->>'timestamp' AS timestamptz), event_type",
         brand.id,
     )
     return [dict(r) | {"payload": json.loads(r["payload"])} for r in rows]
