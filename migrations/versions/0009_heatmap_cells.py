@@ -60,9 +60,9 @@ _FILL_DAYS = """
         WHERE c.flags = '{}' AND p.g IS NOT NULL AND abs(ST_Y(p.g)) <= 85.0511287798066
     ),
     rungs AS MATERIALIZED (
-        SELECT k::smallint AS rung, 1.5 * s.size AS column_m, sqrt(3) * s.size AS row_m
+        SELECT k::smallint AS rung, w.column_m, w.row_m
         FROM generate_series(0, 20) AS k
-        CROSS JOIN LATERAL (SELECT 100 * power(2::float8, k / 2.0::float8) AS size) AS s
+        CROSS JOIN LATERAL solomo_heatmap_rung(k) AS w
     )
     INSERT INTO heatmap_cells (brand_id, rung, grain, period, i, j, checkins, members)
     SELECT c.brand_id, c.rung, 'd', c.day, c.cell[1], c.cell[2], count(*),
@@ -119,3 +119,4 @@ def downgrade() -> None:
     for path in PREVIOUS:
         op.execute(path.read_text())
     op.execute("DROP FUNCTION solomo_heatmap_cell(double precision, double precision)")
+    op.execute("DROP FUNCTION solomo_heatmap_rung(integer)")

@@ -37,6 +37,7 @@ FILES = (
     "coupons/sql/claim_request.sql",
     "coupons/sql/redeem_request.sql",
     "stats/sql/heatmap_cell.sql",
+    "stats/sql/heatmap_rung.sql",
     "stats/sql/raw_events.sql",
     "stats/sql/fold.sql",
     "stats/sql/fold_raw.sql",

@@ -172,8 +172,8 @@ cells AS MATERIALIZED (
     GROUP BY h.i, h.j
 )"""
 
-# Cells from raw check-ins, by the grid's one rule (solomo_heatmap_cell) at the rung's size computed as the fold
-# computes it. Purged rows keep their coarse point, as the rebuild of the rollup reads them.
+# Cells from raw check-ins, by the grid's rules (solomo_heatmap_cell at solomo_heatmap_rung's widths), as the fold
+# computes them. Purged rows keep their coarse point, as the rebuild of the rollup reads them.
 _FROM_RAW_ROWS = """
 points AS MATERIALIZED (
     -- EPSG:3857 is these two formulas on its sphere (ST_Transform through PROJ cost 0.4 s more per 270,000 points).
@@ -191,8 +191,7 @@ points AS MATERIALIZED (
           && ST_MakeEnvelope(:minlon, :minlat, :maxlon, :maxlat, 4326)
 ),
 rung AS MATERIALIZED (
-    SELECT 1.5 * s.size AS column_m, sqrt(3) * s.size AS row_m
-    FROM (SELECT 100 * power(2::float8, CAST(:rung AS integer) / 2.0::float8) AS size) AS s
+    SELECT column_m, row_m FROM solomo_heatmap_rung(CAST(:rung AS integer))
 ),
 cells AS MATERIALIZED (
     SELECT c.cell[1] AS i, c.cell[2] AS j, count(*) AS checkins, count(DISTINCT c.member_id) AS members

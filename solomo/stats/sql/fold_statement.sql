@@ -244,9 +244,9 @@
     ),
     -- A column's and a row's width per rung, materialized so they reach solomo_heatmap_cell as plain values.
     heat_rungs AS MATERIALIZED (
-        SELECT k::smallint AS rung, 1.5 * s.size AS column_m, sqrt(3) * s.size AS row_m
+        SELECT k::smallint AS rung, w.column_m, w.row_m
         FROM generate_series(0, 20) AS k
-        CROSS JOIN LATERAL (SELECT 100 * power(2::float8, k / 2.0::float8) AS size) AS s
+        CROSS JOIN LATERAL solomo_heatmap_rung(k) AS w
     ),
     heat_days AS MATERIALIZED (
         SELECT c.rung, c.day, c.cell[1] AS i, c.cell[2] AS j, sum(c.n) AS checkins,

@@ -1,25 +1,12 @@
--- solomo_stats_fold: folds a brand's journal (stats_pending) into the rollups, with the fold statement of
--- fold_statement.sql taking its events from the journal (the --@include line below; solomo/db/functions.py).
-CREATE OR REPLACE FUNCTION solomo_stats_fold(p_brand uuid, p_wait_ms integer DEFAULT 200) RETURNS bigint
+-- solomo_stats_fold_raw: the rebuild's fold, with the fold statement of fold_statement.sql taking its events
+-- from the raw rows (solomo_stats_raw_events, raw_events.sql; the --@include line below).
+CREATE OR REPLACE FUNCTION solomo_stats_fold_raw(p_brand uuid) RETURNS bigint
 LANGUAGE plpgsql AS $fold$
--- Folds the brand's journal into the rollups and answers how many events it folded: 0 when nothing was
--- journalled, NULL when another fold (or a rebuild) held the brand for longer than p_wait_ms.
--- Exactly once: the DELETE … RETURNING takes only events committed before the statement began, and removes
--- them in the transaction that adds them to the rollups. One fold a brand at a time: two upserting the same
--- rows in different orders could deadlock.
+-- Adds the brand's whole history, derived from its raw rows, to the rollups; answers the events added. For
+-- the rebuild, which empties the brand's rollups and journal first and holds the brand's fold lock.
 DECLARE
     v_events bigint;
-    v_until timestamptz := clock_timestamp() + make_interval(secs => greatest(p_wait_ms, 0) / 1000.0);
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM stats_pending WHERE brand_id = p_brand) THEN
-        RETURN 0;
-    END IF;
-    WHILE NOT pg_try_advisory_xact_lock(20261123, hashtext(p_brand::text)) LOOP
-        IF clock_timestamp() >= v_until THEN
-            RETURN NULL;
-        END IF;
-        PERFORM pg_sleep(0.005);
-    END LOOP;
 -- The fold statement: a batch of stats events, `ev`, added to the rollups in one statement.
 -- It is not installed by itself: fold.sql (solomo_stats_fold) and fold_raw.sql (solomo_stats_fold_raw) include
 -- it with the events placeholder in `ev` replaced (solomo/db/functions.py): solomo_stats_fold takes the
@@ -40,7 +27,7 @@ BEGIN
 -- members' sketch. Journal rows without a point (written before the journal had one) add nothing there: the
 -- migration that made the table filled it from the raw rows.
     WITH ev AS (
-        DELETE FROM stats_pending WHERE brand_id = p_brand RETURNING *
+        SELECT * FROM solomo_stats_raw_events(p_brand)
     ),
     keyed AS (
         SELECT e.kind, e.n, e.offer_id, e.member_id, e.referrer_id, e.amount,
@@ -266,9 +253,9 @@ BEGIN
     ),
     -- A column's and a row's width per rung, materialized so they reach solomo_heatmap_cell as plain values.
     heat_rungs AS MATERIALIZED (
-        SELECT k::smallint AS rung, 1.5 * s.size AS column_m, sqrt(3) * s.size AS row_m
+        SELECT k::smallint AS rung, w.column_m, w.row_m
         FROM generate_series(0, 20) AS k
-        CROSS JOIN LATERAL (SELECT 100 * power(2::float8, k / 2.0::float8) AS size) AS s
+        CROSS JOIN LATERAL solomo_heatmap_rung(k) AS w
     ),
     heat_days AS MATERIALIZED (
         SELECT c.rung, c.day, c.cell[1] AS i, c.cell[2] AS j, sum(c.n) AS checkins,
